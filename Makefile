@@ -1,0 +1,97 @@
+# cnnlua: the front door. `make` builds, `make test` runs the specs, `make asan`
+# runs them against an AddressSanitizer + UBSan build, `make bench` measures.
+# Paths and tools may be overridden: make PREFIX=/opt/cnnlua LUA_INCDIR=...
+
+PREFIX     ?= /usr/local
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+LUA        ?= lua5.4
+BUSTED     ?= /usr/bin/busted
+OPT        ?= -O3
+LUA_PC     ?= lua5.4
+LUA_INCDIR ?= $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PC) 2>/dev/null | sed 's/-I//;s/ *$$//')
+LUA_LIBS   ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
+DEP_CFLAGS  = $(shell $(PKG_CONFIG) --cflags openblas libpng zlib 2>/dev/null)
+DEP_LIBS    = $(shell $(PKG_CONFIG) --libs openblas libpng zlib 2>/dev/null) -lm
+
+WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS ?= -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDIR) $(DEP_CFLAGS)
+
+# The Debian packages the build and the tests need (`make deps` installs them).
+DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted pkg-config
+
+CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c
+BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c
+LIB_SRC  = $(CORE_SRC) $(BIND_SRC)
+HEADERS  = $(wildcard core/*.h)
+
+B = build
+LIB_OBJ  = $(LIB_SRC:core/%.c=$(B)/obj/%.o)
+ASAN_OBJ = $(LIB_SRC:core/%.c=$(B)/asan/%.o)
+ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"
+
+.PHONY: all deps test asan bench clean
+all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
+
+# Installs the missing Debian packages (as root), or says what to run.
+deps:
+	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing packages; run: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+	@mkdir -p $(B) && touch $(B)/.deps
+
+$(B)/.deps:
+	@$(MAKE) --no-print-directory deps
+
+$(B)/obj/%.o: core/%.c $(HEADERS) | $(B)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/asan/%.o: core/%.c $(HEADERS) | $(B)/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
+
+$(B)/libcnnlua.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+# The shared library for host programs records its Lua dependency; the Lua C
+# module must not link Lua at all (the interpreter that loads it provides it).
+$(B)/libcnnlua.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libcnnlua.so.0 -o $@ $^ $(LUA_LIBS) $(DEP_LIBS)
+
+$(B)/cnn.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(DEP_LIBS)
+
+cnnlua: $(B)/obj/cnnlua.o $(B)/libcnnlua.a
+	$(CC) -o $@ $< $(B)/libcnnlua.a $(LUA_LIBS) $(DEP_LIBS)
+
+$(B)/asan/cnnlua: $(B)/asan/cnnlua.o $(ASAN_OBJ)
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LUA_LIBS) $(DEP_LIBS)
+
+test: all
+	$(SPEC_ENV) CNNLUA=$(CURDIR)/cnnlua $(LUA) $(BUSTED) $(SPECS)
+
+# The same suite run by the sanitized interpreter (busted is a Lua script).
+asan: $(B)/asan/cnnlua all
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	$(SPEC_ENV) CNNLUA=$(CURDIR)/$(B)/asan/cnnlua $(B)/asan/cnnlua $(BUSTED) $(SPECS)
+
+$(B)/bench_gemm: bench/bench_gemm.c $(B)/libcnnlua.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcnnlua.a $(LUA_LIBS) $(DEP_LIBS)
+
+bench: all $(B)/bench_gemm
+	$(B)/bench_gemm
+
+clean:
+	rm -rf $(B) cnnlua

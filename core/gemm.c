@@ -1,0 +1,68 @@
+/*
+ * gemm.c: strided views to cblas_sgemm arguments. A matrix whose column
+ * stride is 1 is passed row-major as it is; one whose row stride is 1 (a
+ * transposed view) is passed as the transpose of a row-major matrix. Nothing is
+ * copied here.
+ */
+#include "gemm.h"
+
+#include <cblas.h>
+#include <limits.h>
+
+/* Layout of one operand for row-major sgemm: transposed or not, and its
+ * leading dimension. Strides of dimensions of size 1 are never used, so they
+ * may be anything. */
+static bool gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs, bool *trans, int64_t *ld) {
+  if (rs > INT_MAX || cs > INT_MAX) return false;
+  if (cols == 1 || cs == 1) {
+    int64_t need = cols > 1 ? cols : 1;
+    if (rows == 1 || rs >= need) {
+      *trans = false;
+      *ld = rows == 1 ? need : rs;
+      return true;
+    }
+  }
+  if (rows == 1 || rs == 1) {
+    int64_t need = rows > 1 ? rows : 1;
+    if (cols == 1 || cs >= need) {
+      *trans = true;
+      *ld = cols == 1 ? need : cs;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool cnn_gemm_operand_ok(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
+  bool trans;
+  int64_t ld;
+  return gemm_layout(rows, cols, row_stride, col_stride, &trans, &ld);
+}
+
+void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
+  int64_t batch = out->shape[0], m = out->shape[1], n = out->shape[2], k = a->shape[2];
+  bool ta = false, tb = false;
+  int64_t lda = 1, ldb = 1;
+  gemm_layout(m, k, a->stride[1], a->stride[2], &ta, &lda);
+  gemm_layout(k, n, b->stride[1], b->stride[2], &tb, &ldb);
+  for (int64_t i = 0; i < batch; i++) {
+    float *c = cnn_tensor_data(out) + i * out->stride[0];
+    if (m == 0 || n == 0) continue;
+    if (k == 0) {
+      for (int64_t j = 0; j < m * n; j++) c[j] = 0.0f;
+      continue;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, 1.0f, cnn_tensor_data(a) + i * a->stride[0], (int)lda,
+                cnn_tensor_data(b) + i * b->stride[0], (int)ldb, 0.0f, c, (int)n);
+  }
+}
+
+static int num_threads = 0; /* 0: not set yet, OpenBLAS's own default */
+
+void cnn_set_num_threads(int n) {
+  num_threads = n;
+  openblas_set_num_threads(n);
+}
+
+int cnn_get_num_threads(void) { return num_threads ? num_threads : openblas_get_num_threads(); }

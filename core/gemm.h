@@ -1,0 +1,24 @@
+/*
+ * gemm.h: matrix products through OpenBLAS's cblas_sgemm, and the thread count
+ * shared by the library and OpenBLAS.
+ */
+#ifndef CNN_GEMM_H
+#define CNN_GEMM_H
+
+#include "tensor.h"
+
+/* Whether a 2-D view (rows x cols with the given strides) can be handed to
+ * sgemm as it is: one of its strides is 1 and the other a valid leading
+ * dimension. Otherwise the caller passes a contiguous copy. */
+bool cnn_gemm_operand_ok(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride);
+
+/* out[b] = a[b] @ b[b] for every batch index:
+ *   a: (B, M, K), b: (B, K, N), out: (B, M, N) contiguous.
+ * a and b may be broadcast along B (stride 0); each matrix must satisfy
+ * cnn_gemm_operand_ok, and M, N, K must fit in an int. */
+void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
+
+void cnn_set_num_threads(int n);
+int cnn_get_num_threads(void);
+
+#endif

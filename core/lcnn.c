@@ -1,0 +1,97 @@
+/*
+ * lcnn.c: luaopen_cnn, the module-level functions that are not about one
+ * tensor (seed, threads, clock, version), and the C embedding calls declared
+ * in cnnlua.h.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "cnnlua.h"
+#include "elementwise.h"
+#include "gemm.h"
+#include "lcnn.h"
+
+#define DEFAULT_SEED 0x5eed
+
+static const char rng_key = 'r'; /* its address keys the generator in the registry */
+
+cnn_rng *lcnn_rng(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
+  cnn_rng *r = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return r; /* anchored in the registry */
+}
+
+static void open_rng(lua_State *L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
+  bool present = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (present) return;
+  cnn_rng *r = lua_newuserdatauv(L, sizeof *r, 0);
+  cnn_rng_seed(r, DEFAULT_SEED);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &rng_key);
+}
+
+static int f_seed(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  cnn_rng_seed(lcnn_rng(L), (uint64_t)n);
+  return 0;
+}
+
+static int f_set_num_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n < 1 || n > 1024) lcnn_error(L, "set_num_threads", "thread count %lld out of range 1..1024", (long long)n);
+  cnn_set_num_threads((int)n);
+  return 0;
+}
+
+static int f_get_num_threads(lua_State *L) {
+  lua_pushinteger(L, cnn_get_num_threads());
+  return 1;
+}
+
+static int f_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
+static const luaL_Reg functions[] = {{"seed", f_seed},
+                                     {"set_num_threads", f_set_num_threads},
+                                     {"get_num_threads", f_get_num_threads},
+                                     {"clock", f_clock},
+                                     {NULL, NULL}};
+
+int luaopen_cnn(lua_State *L) {
+  luaL_checkversion(L);
+  open_rng(L);
+  lua_newtable(L);
+  luaL_setfuncs(L, functions, 0);
+  lua_pushliteral(L, CNNLUA_VERSION);
+  lua_setfield(L, -2, "version");
+  lcnn_open_tensor(L);
+  lcnn_open_math(L);
+  return 1;
+}
+
+void cnnlua_pushtensor(lua_State *L, const float *data, int ndim, const int64_t *shape) {
+  if (ndim < 0 || ndim > CNN_MAX_DIMS)
+    lcnn_error(L, "cnnlua_pushtensor", "%d dimensions (expected 0..%d)", ndim, CNN_MAX_DIMS);
+  for (int d = 0; d < ndim; d++)
+    if (shape[d] < 0) lcnn_error(L, "cnnlua_pushtensor", "negative size %lld", (long long)shape[d]);
+  cnn_tensor *t = lcnn_newtensor(L, ndim, shape, "cnnlua_pushtensor");
+  memcpy(cnn_tensor_data(t), data, (size_t)cnn_tensor_numel(t) * sizeof(float));
+}
+
+const float *cnnlua_checktensor(lua_State *L, int idx, int *ndim, const int64_t **shape) {
+  idx = lua_absindex(L, idx);
+  cnn_tensor *t = lcnn_checktensor(L, idx);
+  if (!cnn_tensor_is_contiguous(t)) {
+    t = lcnn_pushcopy(L, t, "cnnlua_checktensor");
+    lua_replace(L, idx);
+  }
+  if (ndim) *ndim = t->ndim;
+  if (shape) *shape = t->shape;
+  return cnn_tensor_data(t);
+}

@@ -1,0 +1,53 @@
+/*
+ * lcnn.h: helpers shared by the Lua bindings (the only C files that include
+ * lua.h). Not part of the public API; host programs use cnnlua.h.
+ *
+ * A tensor userdata holds a cnn_tensor by value. It is created as an empty
+ * handle (no storage) before anything is allocated, so __gc is always safe,
+ * and it holds one reference to its storage. Freshly allocated storage is
+ * reported to the garbage collector as if Lua had allocated it, so loops that
+ * make large temporaries stay within bounded memory.
+ */
+#ifndef LCNN_H
+#define LCNN_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "random.h"
+#include "tensor.h"
+
+#define LCNN_TENSOR "cnn.Tensor"
+
+/* Raises "fname: message". */
+int lcnn_error(lua_State *L, const char *fname, const char *fmt, ...);
+
+/* The tensor at idx; raises if it is not a tensor or was freed. */
+cnn_tensor *lcnn_checktensor(lua_State *L, int idx);
+/* The tensor at idx or NULL. */
+cnn_tensor *lcnn_totensor(lua_State *L, int idx);
+/* Pushes a new tensor of the given shape (uninitialised storage). */
+cnn_tensor *lcnn_newtensor(lua_State *L, int ndim, const int64_t *shape, const char *fname);
+/* Pushes a new tensor with t's shape. */
+cnn_tensor *lcnn_newlike(lua_State *L, const cnn_tensor *t, const char *fname);
+/* Pushes a new view sharing src's storage and geometry. */
+cnn_tensor *lcnn_pushview(lua_State *L, const cnn_tensor *src);
+/* Pushes a contiguous copy of t (always a copy). */
+cnn_tensor *lcnn_pushcopy(lua_State *L, cnn_tensor *t, const char *fname);
+
+/* A dimension argument: 1..ndim, or -ndim..-1 counting from the end. Returns it 0-based. */
+int lcnn_checkdim(lua_State *L, int arg, int ndim, const char *fname);
+/* A shape given either as a table at arg or as integers from arg to the top of
+ * the stack. With allow_infer, one size may be -1. Returns ndim. */
+int lcnn_checkshape(lua_State *L, int arg, int64_t *shape, bool allow_infer, const char *fname);
+/* "(2, 3)" for t's shape, in a buffer of the caller. */
+const char *lcnn_shapestr(char *buf, size_t len, const cnn_tensor *t);
+
+/* The Lua state's random generator. */
+cnn_rng *lcnn_rng(lua_State *L);
+
+/* Registration of each binding area into the table on top of the stack. */
+void lcnn_open_tensor(lua_State *L);
+void lcnn_open_math(lua_State *L);
+
+#endif
