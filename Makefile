@@ -31,7 +31,8 @@ LIB_OBJ  = $(LIB_SRC:core/%.c=$(B)/obj/%.o)
 ASAN_OBJ = $(LIB_SRC:core/%.c=$(B)/asan/%.o)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"
+SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
+  LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
 .PHONY: all deps test asan bench clean
 all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so

@@ -20,17 +20,6 @@ static float checkscalar(lua_State *L, int idx, const char *fname) {
   return (float)v;
 }
 
-/* Whether two views may touch the same memory in different places, so that an
- * in-place kernel would read elements it has already written. */
-static bool overlaps(const cnn_tensor *t, const cnn_tensor *u) {
-  if (t->storage != u->storage) return false;
-  if (t->offset == u->offset && t->ndim == u->ndim &&
-      !memcmp(t->shape, u->shape, (size_t)t->ndim * sizeof t->shape[0]) &&
-      !memcmp(t->stride, u->stride, (size_t)t->ndim * sizeof t->stride[0]))
-    return false; /* the very same view: elementwise in place is safe */
-  return true;
-}
-
 /* u broadcast to t's shape, for an in-place update of t. A u that overlaps t is
  * copied first (pushed on the stack to keep it alive). */
 static cnn_tensor broadcast_into(lua_State *L, cnn_tensor *t, cnn_tensor *u, const char *fname) {
@@ -41,7 +30,7 @@ static cnn_tensor broadcast_into(lua_State *L, cnn_tensor *t, cnn_tensor *u, con
       ndim != t->ndim || memcmp(shape, t->shape, (size_t)ndim * sizeof shape[0]))
     lcnn_error(L, fname, "shape %s cannot be broadcast to the shape %s of the tensor updated in place",
                lcnn_shapestr(a, sizeof a, u), lcnn_shapestr(b, sizeof b, t));
-  if (overlaps(t, u)) u = lcnn_pushcopy(L, u, fname);
+  if (cnn_tensor_overlaps(t, u)) u = lcnn_pushcopy(L, u, fname);
   cnn_tensor e = *u;
   cnn_tensor_expand(&e, t->ndim, t->shape);
   return e;

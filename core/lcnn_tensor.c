@@ -529,11 +529,12 @@ static int m_copy_(lua_State *L) {
   int64_t shape[CNN_MAX_DIMS];
   cnn_error err;
   char a[160], b[160];
-  cnn_tensor s = *src;
   if (cnn_broadcast_shape(t->ndim, t->shape, src->ndim, src->shape, &ndim, shape, &err) != CNN_OK ||
       ndim != t->ndim || cnn_shape_numel(ndim, shape) != cnn_tensor_numel(t))
     lcnn_error(L, "copy_", "source of shape %s cannot be copied into a tensor of shape %s",
                lcnn_shapestr(a, sizeof a, src), lcnn_shapestr(b, sizeof b, t));
+  if (cnn_tensor_overlaps(t, src)) src = lcnn_pushcopy(L, src, "copy_");
+  cnn_tensor s = *src;
   cnn_tensor_expand(&s, t->ndim, t->shape);
   cnn_copy(t, &s);
   lua_settop(L, 1);

@@ -135,6 +135,14 @@ bool cnn_tensor_same_shape(const cnn_tensor *a, const cnn_tensor *b) {
   return true;
 }
 
+bool cnn_tensor_overlaps(const cnn_tensor *a, const cnn_tensor *b) {
+  if (a->storage != b->storage) return false;
+  bool same_view = a->offset == b->offset && a->ndim == b->ndim &&
+                   !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof a->shape[0]) &&
+                   !memcmp(a->stride, b->stride, (size_t)a->ndim * sizeof a->stride[0]);
+  return !same_view;
+}
+
 void cnn_tensor_transpose(cnn_tensor *t, int d1, int d2) {
   int64_t s = t->shape[d1], st = t->stride[d1];
   t->shape[d1] = t->shape[d2];

@@ -79,6 +79,9 @@ int64_t cnn_tensor_numel(const cnn_tensor *t);
 bool cnn_tensor_is_contiguous(const cnn_tensor *t);
 static inline float *cnn_tensor_data(const cnn_tensor *t) { return t->storage->data + t->offset; }
 bool cnn_tensor_same_shape(const cnn_tensor *a, const cnn_tensor *b);
+/* Whether a and b are different views that may touch the same memory, so that
+ * an elementwise kernel writing a would read elements of b it already wrote. */
+bool cnn_tensor_overlaps(const cnn_tensor *a, const cnn_tensor *b);
 /* Row-major strides of a shape. */
 void cnn_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 
