@@ -19,7 +19,7 @@ CFLAGS ?= -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDIR) $(DEP_CFLAGS)
 
 # The Debian packages the build and the tests need (`make deps` installs them).
-DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted pkg-config
+DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted pkg-config valgrind
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c
 BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c
@@ -34,7 +34,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
   LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
-.PHONY: all deps test asan bench clean
+.PHONY: all deps test asan valgrind bench clean
 all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
 
 # Installs the missing Debian packages (as root), or says what to run.
@@ -87,6 +87,15 @@ test: all
 asan: $(B)/asan/cnnlua all
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/$(B)/asan/cnnlua $(B)/asan/cnnlua $(BUSTED) $(SPECS)
+
+# The example scripts under valgrind: no invalid access, no leak.
+VALGRIND_SCRIPTS = examples/tensor_tour.lua
+valgrind: all
+	@for s in $(VALGRIND_SCRIPTS); do \
+	  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=3 \
+	    ./cnnlua $$s >/dev/null || { echo "valgrind: $$s FAILED"; exit 1; }; \
+	  echo "valgrind: $$s clean"; \
+	done
 
 $(B)/bench_gemm: bench/bench_gemm.c $(B)/libcnnlua.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcnnlua.a $(LUA_LIBS) $(DEP_LIBS)
