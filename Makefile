@@ -21,14 +21,16 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDI
 # The Debian packages the build and the tests need (`make deps` installs them).
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted pkg-config valgrind
 
-CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c
-BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c
+CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
+           core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c
+BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c
 LIB_SRC  = $(CORE_SRC) $(BIND_SRC)
 HEADERS  = $(wildcard core/*.h)
+LUA_SRC  = $(sort $(shell find lua -name '*.lua'))
 
 B = build
-LIB_OBJ  = $(LIB_SRC:core/%.c=$(B)/obj/%.o)
-ASAN_OBJ = $(LIB_SRC:core/%.c=$(B)/asan/%.o)
+LIB_OBJ  = $(LIB_SRC:core/%.c=$(B)/obj/%.o) $(B)/obj/embed.o
+ASAN_OBJ = $(LIB_SRC:core/%.c=$(B)/asan/%.o) $(B)/asan/embed.o
 ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
@@ -62,6 +64,17 @@ $(B)/obj/%.o: core/%.c $(HEADERS) | $(B)/.deps
 $(B)/asan/%.o: core/%.c $(HEADERS) | $(B)/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
+
+# The Lua half of the library, compiled in (see core/lcnn_embed.h).
+$(B)/embed.c: tools/embed.lua $(LUA_SRC) | $(B)/.deps
+	$(LUA) tools/embed.lua $@ $(LUA_SRC)
+
+$(B)/obj/embed.o: $(B)/embed.c core/lcnn_embed.h
+	$(CC) $(ALL_CFLAGS) -Icore -c $< -o $@
+
+$(B)/asan/embed.o: $(B)/embed.c core/lcnn_embed.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icore -O1 $(ASAN_FLAGS) -c $< -o $@
 
 $(B)/libcnnlua.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -10,6 +10,7 @@
 #include "elementwise.h"
 #include "gemm.h"
 #include "lcnn.h"
+#include "lcnn_embed.h"
 
 #define DEFAULT_SEED 0x5eed
 
@@ -63,15 +64,46 @@ static const luaL_Reg functions[] = {{"seed", f_seed},
                                      {"clock", f_clock},
                                      {NULL, NULL}};
 
+/* package.preload loader of an embedded Lua file (upvalue: its entry). */
+static int load_embedded(lua_State *L) {
+  const lcnn_luafile *f = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushfstring(L, "@%s", f->path);
+  if (luaL_loadbufferx(L, f->source, f->length, lua_tostring(L, -1), "t") != LUA_OK) return lua_error(L);
+  lua_pushstring(L, f->module);
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void register_embedded(lua_State *L) {
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  for (const lcnn_luafile *f = lcnn_luafiles; f->module; f++) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_pushcclosure(L, load_embedded, 1);
+    lua_setfield(L, -2, f->module);
+  }
+  lua_pop(L, 1);
+}
+
 int luaopen_cnn(lua_State *L) {
   luaL_checkversion(L);
   open_rng(L);
+  register_embedded(L);
   lua_newtable(L);
   luaL_setfuncs(L, functions, 0);
   lua_pushliteral(L, CNNLUA_VERSION);
   lua_setfield(L, -2, "version");
   lcnn_open_tensor(L);
   lcnn_open_math(L);
+  lcnn_open_conv(L);
+  lcnn_open_func(L);
+  lcnn_open_io(L);
+  /* the Lua half: lazy submodules (cnn.nn, cnn.optim, ...) and save/load */
+  lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_getfield(L, -1, "cnn.setup");
+  lua_remove(L, -2);
+  lua_call(L, 0, 1); /* the chunk returns function(cnn) */
+  lua_pushvalue(L, -2);
+  lua_call(L, 1, 0);
   return 1;
 }
 

@@ -43,11 +43,32 @@ int lcnn_checkshape(lua_State *L, int arg, int64_t *shape, bool allow_infer, con
 /* "(2, 3)" for t's shape, in a buffer of the caller. */
 const char *lcnn_shapestr(char *buf, size_t len, const cnn_tensor *t);
 
+/* The tensor at idx, contiguous: itself, or a copy pushed on the stack. */
+cnn_tensor *lcnn_contiguous(lua_State *L, int idx);
+/* Raises "fname: expected a 4-d input (what), got shape (...)" unless t has ndim dimensions. */
+void lcnn_checkrank(lua_State *L, const cnn_tensor *t, int ndim, const char *what, const char *fname);
+
+/* Options of the functional kernels, read from an optional table argument.
+ * Sizes are a number or an {h, w} pair; unset keys keep the caller's defaults. */
+typedef struct lcnn_opts {
+  int64_t stride[2], padding[2], dilation[2], groups;
+  bool ceil_mode, count_include_pad;
+  bool has_stride; /* whether stride was given (pools default it to the kernel size) */
+} lcnn_opts;
+/* Reads the table at idx (none or nil: nothing to read). allowed is a
+ * NULL-terminated list of accepted keys; any other key is an error naming it. */
+void lcnn_readopts(lua_State *L, int idx, const char *const *allowed, lcnn_opts *o, const char *fname);
+/* A size argument: a positive number or an {h, w} pair of them. */
+void lcnn_checkpair(lua_State *L, int idx, int64_t pair[2], const char *what, const char *fname);
+
 /* The Lua state's random generator. */
 cnn_rng *lcnn_rng(lua_State *L);
 
 /* Registration of each binding area into the table on top of the stack. */
 void lcnn_open_tensor(lua_State *L);
 void lcnn_open_math(lua_State *L);
+void lcnn_open_conv(lua_State *L);
+void lcnn_open_func(lua_State *L);
+void lcnn_open_io(lua_State *L);
 
 #endif

@@ -721,3 +721,70 @@ void lcnn_open_tensor(lua_State *L) {
   lua_setfield(L, -2, "__name");
   lua_pop(L, 1);
 }
+
+/* ---- helpers for the kernel bindings ---- */
+
+cnn_tensor *lcnn_contiguous(lua_State *L, int idx) {
+  cnn_tensor *t = lcnn_checktensor(L, idx);
+  return cnn_tensor_is_contiguous(t) ? t : lcnn_pushcopy(L, t, "contiguous");
+}
+
+void lcnn_checkrank(lua_State *L, const cnn_tensor *t, int ndim, const char *what, const char *fname) {
+  char buf[160];
+  if (t->ndim != ndim)
+    lcnn_error(L, fname, "expected a %d-d %s, got shape %s", ndim, what, lcnn_shapestr(buf, sizeof buf, t));
+}
+
+/* One entry of a size: a whole number; the range is checked by the kernels' shape checks. */
+static int64_t size_value(lua_State *L, int idx, const char *what, const char *fname) {
+  int isint;
+  lua_Integer v = lua_tointegerx(L, idx, &isint);
+  if (!isint) lcnn_error(L, fname, "%s must be an integer or an {h, w} pair of integers, got %s", what,
+                         lua_type(L, idx) == LUA_TNUMBER ? lua_tostring(L, idx) : luaL_typename(L, idx));
+  return (int64_t)v;
+}
+
+void lcnn_checkpair(lua_State *L, int idx, int64_t pair[2], const char *what, const char *fname) {
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    if (luaL_len(L, idx) != 2) lcnn_error(L, fname, "%s must be a number or an {h, w} pair", what);
+    for (int i = 0; i < 2; i++) {
+      lua_geti(L, idx, i + 1);
+      pair[i] = size_value(L, -1, what, fname);
+      lua_pop(L, 1);
+    }
+  } else {
+    pair[0] = pair[1] = size_value(L, idx, what, fname);
+  }
+}
+
+void lcnn_readopts(lua_State *L, int idx, const char *const *allowed, lcnn_opts *o, const char *fname) {
+  if (lua_isnoneornil(L, idx)) return;
+  if (lua_type(L, idx) != LUA_TTABLE)
+    lcnn_error(L, fname, "options must be a table, got %s", luaL_typename(L, idx));
+  idx = lua_absindex(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    bool known = false;
+    for (const char *const *a = allowed; key && *a && !known; a++) known = strcmp(key, *a) == 0;
+    if (!known) {
+      if (!key) lcnn_error(L, fname, "option keys must be strings, got %s", luaL_typename(L, -2));
+      lcnn_error(L, fname, "unknown option '%s'", key);
+    }
+    if (strcmp(key, "stride") == 0) {
+      lcnn_checkpair(L, -1, o->stride, "stride", fname);
+      o->has_stride = true;
+    } else if (strcmp(key, "padding") == 0) {
+      lcnn_checkpair(L, -1, o->padding, "padding", fname);
+    } else if (strcmp(key, "dilation") == 0) {
+      lcnn_checkpair(L, -1, o->dilation, "dilation", fname);
+    } else if (strcmp(key, "groups") == 0) {
+      o->groups = size_value(L, -1, "groups", fname);
+    } else if (strcmp(key, "ceil_mode") == 0 || strcmp(key, "count_include_pad") == 0) {
+      if (!lua_isboolean(L, -1)) lcnn_error(L, fname, "option '%s' must be a boolean, got %s", key, luaL_typename(L, -1));
+      *(key[0] == 'c' && key[1] == 'e' ? &o->ceil_mode : &o->count_include_pad) = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+  }
+}

@@ -1,0 +1,53 @@
+/*
+ * conv.h: 2-D convolution (cross-correlation, as PyTorch's conv2d), forward
+ * and backward, with stride, zero padding, dilation and groups.
+ *
+ * Dimension legend: N images, C input channels, H x W input, K output
+ * channels, R x S kernel taps, P x Q output, G groups (C and K divisible by G).
+ *   inp: N x C x H x W        weight: K x C/G x R x S     bias: K (or NULL)
+ *   out: N x K x P x Q        all contiguous, row-major
+ * P = (H + 2*pad_h - dil_h*(R-1) - 1) / stride_h + 1, and likewise Q.
+ *
+ * The fast path unfolds each image into columns (im2col.h) and multiplies by
+ * the weights with sgemm; a naive direct loop nest is kept beside it as the
+ * reference the specs compare against. Kernels never allocate: the caller
+ * passes the column workspace (cnn_conv2d_col_size floats).
+ */
+#ifndef CNN_CONV_H
+#define CNN_CONV_H
+
+#include "tensor.h"
+
+typedef struct cnn_conv2d_geom {
+  int64_t N, C, H, W, K, R, S, P, Q, G;
+  int64_t stride[2], pad[2], dil[2]; /* {h, w} */
+} cnn_conv2d_geom;
+
+/* Checks an input and weight shape (and the bias length, if has_bias) against
+ * the options and fills g; the one shape check shared by forward and backward. */
+cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], const int64_t w_shape[4],
+                                int64_t bias_len, bool has_bias, const int64_t stride[2],
+                                const int64_t pad[2], const int64_t dil[2], int64_t groups, cnn_error *err);
+
+/* Floats of column workspace the im2col path needs (0 when it reads the input directly). */
+int64_t cnn_conv2d_col_size(const cnn_conv2d_geom *g);
+
+/* out = conv(inp, weight) + bias */
+void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
+                        float *out, float *col);
+/* dinp = d loss / d inp (overwritten) */
+void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
+                               float *col);
+/* dweight += d loss / d weight; dbias += d loss / d bias (either may be NULL) */
+void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
+                                float *dbias, float *col);
+
+/* The naive twins: direct loop nests, same contracts (no workspace). */
+void cnn_conv2d_forward_naive(const cnn_conv2d_geom *g, const float *inp, const float *weight,
+                              const float *bias, float *out);
+void cnn_conv2d_backward_input_naive(const cnn_conv2d_geom *g, const float *dout, const float *weight,
+                                     float *dinp);
+void cnn_conv2d_backward_params_naive(const cnn_conv2d_geom *g, const float *inp, const float *dout,
+                                      float *dweight, float *dbias);
+
+#endif

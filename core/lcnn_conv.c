@@ -1,0 +1,253 @@
+/*
+ * lcnn_conv.c: bindings of the convolution and pooling kernels:
+ *   cnn.conv2d(x, w [, b] [, opts])            cnn.conv2d_backward(x, w, dy [, opts, dw, db, need_dx])
+ *   cnn.conv2d_reference(...), cnn.conv2d_reference_backward(...): the naive twins
+ *   cnn.max_pool2d(x, k [, opts]) -> y, idx    cnn.max_pool2d_backward(x, idx, dy, k [, opts])
+ *   cnn.avg_pool2d(x, k [, opts])              cnn.avg_pool2d_backward(x, dy, k [, opts])
+ *   cnn.adaptive_avg_pool2d(x, out_hw)         cnn.adaptive_avg_pool2d_backward(x, dy)
+ * Images are N x C x H x W, or C x H x W for a single image (then the
+ * results have no batch dimension either).
+ */
+#include <string.h>
+
+#include "conv.h"
+#include "lcnn.h"
+#include "pool.h"
+
+/* The 4-d shape of an image batch argument (3-d means a batch of one). */
+static void image_shape(lua_State *L, const cnn_tensor *x, int64_t shape[4], const char *fname) {
+  char buf[160];
+  if (x->ndim == 4) {
+    memcpy(shape, x->shape, 4 * sizeof shape[0]);
+  } else if (x->ndim == 3) {
+    shape[0] = 1;
+    memcpy(shape + 1, x->shape, 3 * sizeof shape[0]);
+  } else {
+    lcnn_error(L, fname, "expected a 4-d input (N x C x H x W) or a 3-d one (C x H x W), got shape %s",
+               lcnn_shapestr(buf, sizeof buf, x));
+  }
+}
+
+/* Pushes a new result of 4-d shape {N, C, P, Q}, without N if the input had none. */
+static cnn_tensor *new_image(lua_State *L, const cnn_tensor *x, int64_t N, int64_t C, int64_t P, int64_t Q,
+                             const char *fname) {
+  int64_t shape[4] = {N, C, P, Q};
+  return x->ndim == 4 ? lcnn_newtensor(L, 4, shape, fname) : lcnn_newtensor(L, 3, shape + 1, fname);
+}
+
+/* Raises unless t has exactly the given shape. */
+static void check_shape(lua_State *L, const cnn_tensor *t, int ndim, const int64_t *shape, const char *what,
+                        const char *fname) {
+  char a[160], b[160];
+  if (t->ndim != ndim || memcmp(t->shape, shape, (size_t)ndim * sizeof shape[0]))
+    lcnn_error(L, fname, "%s has shape %s, expected %s", what, lcnn_shapestr(a, sizeof a, t),
+               cnn_shape_format(b, sizeof b, ndim, shape));
+}
+
+/* A gradient buffer that a kernel accumulates into: contiguous, of the parameter's shape. */
+static float *grad_buffer(lua_State *L, int idx, const cnn_tensor *param, const char *what, const char *fname) {
+  if (lua_isnoneornil(L, idx)) return NULL;
+  cnn_tensor *g = lcnn_checktensor(L, idx);
+  check_shape(L, g, param->ndim, param->shape, what, fname);
+  if (!cnn_tensor_is_contiguous(g)) lcnn_error(L, fname, "%s must be contiguous", what);
+  return cnn_tensor_data(g);
+}
+
+/* ---- convolution ---- */
+
+static const char *const conv_keys[] = {"stride", "padding", "dilation", "groups", NULL};
+
+typedef struct {
+  cnn_tensor *x, *w, *b; /* contiguous */
+  cnn_conv2d_geom g;
+} conv_call;
+
+/* Reads x, w, b (b_idx 0: none) and the options, and checks them together. */
+static conv_call conv_setup(lua_State *L, int b_idx, int opts_idx, const char *fname) {
+  conv_call c = {0};
+  cnn_tensor *x = lcnn_checktensor(L, 1), *w = lcnn_checktensor(L, 2), *b = b_idx ? lcnn_checktensor(L, b_idx) : NULL;
+  int64_t xs[4];
+  image_shape(L, x, xs, fname);
+  lcnn_checkrank(L, w, 4, "weight (out x in/groups x kh x kw)", fname);
+  if (b) lcnn_checkrank(L, b, 1, "bias", fname);
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_readopts(L, opts_idx, conv_keys, &o, fname);
+  cnn_error err;
+  if (cnn_conv2d_geom_init(&c.g, xs, w->shape, b ? b->shape[0] : 0, b != NULL, o.stride, o.padding, o.dilation,
+                           o.groups, &err) != CNN_OK)
+    lcnn_error(L, fname, "%s", err.msg);
+  c.x = lcnn_contiguous(L, 1);
+  c.w = lcnn_contiguous(L, 2);
+  c.b = b ? lcnn_contiguous(L, b_idx) : NULL;
+  return c;
+}
+
+static float *workspace(lua_State *L, int64_t n, const char *fname) {
+  return n > 0 ? cnn_tensor_data(lcnn_newtensor(L, 1, &n, fname)) : NULL;
+}
+
+static int conv_forward(lua_State *L, bool naive, const char *fname) {
+  int b_idx = 0, opts_idx = 3;
+  if (lcnn_totensor(L, 3)) b_idx = 3, opts_idx = 4;
+  else if (lua_isnil(L, 3)) opts_idx = 4;
+  conv_call c = conv_setup(L, b_idx, opts_idx, fname);
+  float *col = naive ? NULL : workspace(L, cnn_conv2d_col_size(&c.g), fname);
+  float *out = cnn_tensor_data(new_image(L, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
+  const float *bias = c.b ? cnn_tensor_data(c.b) : NULL;
+  if (naive) cnn_conv2d_forward_naive(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out);
+  else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col);
+  return 1;
+}
+
+/* (x, w, dy [, opts, dw, db, need_dx]): accumulates into dw and db when given,
+ * returns dx (nil when need_dx is false). */
+static int conv_backward(lua_State *L, bool naive, const char *fname) {
+  lua_settop(L, 7);
+  bool need_dx = lua_isnil(L, 7) || lua_toboolean(L, 7);
+  conv_call c = conv_setup(L, 0, 4, fname);
+  cnn_tensor *dy_arg = lcnn_checktensor(L, 3);
+  int64_t ys[4] = {c.g.N, c.g.K, c.g.P, c.g.Q};
+  if (c.x->ndim == 3) check_shape(L, dy_arg, 3, ys + 1, "grad_output", fname);
+  else check_shape(L, dy_arg, 4, ys, "grad_output", fname);
+  const float *dy = cnn_tensor_data(lcnn_contiguous(L, 3));
+  float *dw = grad_buffer(L, 5, c.w, "grad_weight", fname);
+  float *db = NULL;
+  if (!lua_isnil(L, 6)) {
+    cnn_tensor *gb = lcnn_checktensor(L, 6);
+    int64_t K = c.g.K;
+    check_shape(L, gb, 1, &K, "grad_bias", fname);
+    db = cnn_tensor_data(gb);
+  }
+  float *col = naive ? NULL : workspace(L, cnn_conv2d_col_size(&c.g), fname);
+  if (dw || db) {
+    if (naive) cnn_conv2d_backward_params_naive(&c.g, cnn_tensor_data(c.x), dy, dw, db);
+    else cnn_conv2d_backward_params(&c.g, cnn_tensor_data(c.x), dy, dw, db, col);
+  }
+  if (!need_dx) {
+    lua_pushnil(L);
+    return 1;
+  }
+  float *dx = cnn_tensor_data(lcnn_newlike(L, c.x, fname));
+  if (naive) cnn_conv2d_backward_input_naive(&c.g, dy, cnn_tensor_data(c.w), dx);
+  else cnn_conv2d_backward_input(&c.g, dy, cnn_tensor_data(c.w), dx, col);
+  return 1;
+}
+
+static int f_conv2d(lua_State *L) { return conv_forward(L, false, "conv2d"); }
+static int f_conv2d_backward(lua_State *L) { return conv_backward(L, false, "conv2d_backward"); }
+static int f_conv2d_reference(lua_State *L) { return conv_forward(L, true, "conv2d_reference"); }
+static int f_conv2d_reference_backward(lua_State *L) { return conv_backward(L, true, "conv2d_reference_backward"); }
+
+/* ---- pooling ---- */
+
+static const char *const max_keys[] = {"stride", "padding", "dilation", "ceil_mode", NULL};
+static const char *const avg_keys[] = {"stride", "padding", "ceil_mode", "count_include_pad", NULL};
+
+/* Reads x (argument 1), the kernel size at k_idx and the options, and checks them together. */
+static cnn_pool2d_geom pool_setup(lua_State *L, int k_idx, int opts_idx, bool is_max, const char *fname) {
+  cnn_tensor *x = lcnn_checktensor(L, 1);
+  int64_t xs[4], k[2];
+  image_shape(L, x, xs, fname);
+  lcnn_checkpair(L, k_idx, k, "kernel size", fname);
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_readopts(L, opts_idx, is_max ? max_keys : avg_keys, &o, fname);
+  if (!o.has_stride) memcpy(o.stride, k, sizeof k);
+  cnn_pool2d_geom g;
+  cnn_error err;
+  if (cnn_pool2d_geom_init(&g, xs, k, o.stride, o.padding, o.dilation, o.ceil_mode, o.count_include_pad, &err) !=
+      CNN_OK)
+    lcnn_error(L, fname, "%s", err.msg);
+  if (is_max && g.H * g.W > (1 << 24))
+    lcnn_error(L, fname, "input planes of %lldx%lld are too large (at most 2^24 pixels)", (long long)g.H,
+               (long long)g.W);
+  return g;
+}
+
+/* Checks that argument idx is a gradient (or index tensor) of the pooled shape. */
+static const float *pooled_arg(lua_State *L, int idx, const cnn_pool2d_geom *g, const char *what, const char *fname) {
+  cnn_tensor *x = lcnn_checktensor(L, 1), *t = lcnn_checktensor(L, idx);
+  int64_t ys[4] = {g->N, g->C, g->P, g->Q};
+  if (x->ndim == 3) check_shape(L, t, 3, ys + 1, what, fname);
+  else check_shape(L, t, 4, ys, what, fname);
+  return cnn_tensor_data(lcnn_contiguous(L, idx));
+}
+
+static int f_max_pool2d(lua_State *L) {
+  cnn_pool2d_geom g = pool_setup(L, 2, 3, true, "max_pool2d");
+  const float *x = cnn_tensor_data(lcnn_contiguous(L, 1));
+  cnn_tensor *xt = lcnn_checktensor(L, 1);
+  float *y = cnn_tensor_data(new_image(L, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
+  float *idx = cnn_tensor_data(new_image(L, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
+  cnn_max_pool2d_forward(&g, x, y, idx);
+  return 2;
+}
+
+static int f_max_pool2d_backward(lua_State *L) {
+  cnn_pool2d_geom g = pool_setup(L, 4, 5, true, "max_pool2d_backward");
+  const float *idx = pooled_arg(L, 2, &g, "indices", "max_pool2d_backward");
+  const float *dy = pooled_arg(L, 3, &g, "grad_output", "max_pool2d_backward");
+  float *dx = cnn_tensor_data(lcnn_newlike(L, lcnn_checktensor(L, 1), "max_pool2d_backward"));
+  cnn_max_pool2d_backward(&g, dy, idx, dx);
+  return 1;
+}
+
+static int f_avg_pool2d(lua_State *L) {
+  cnn_pool2d_geom g = pool_setup(L, 2, 3, false, "avg_pool2d");
+  const float *x = cnn_tensor_data(lcnn_contiguous(L, 1));
+  float *y = cnn_tensor_data(new_image(L, lcnn_checktensor(L, 1), g.N, g.C, g.P, g.Q, "avg_pool2d"));
+  cnn_avg_pool2d_forward(&g, x, y);
+  return 1;
+}
+
+static int f_avg_pool2d_backward(lua_State *L) {
+  cnn_pool2d_geom g = pool_setup(L, 3, 4, false, "avg_pool2d_backward");
+  const float *dy = pooled_arg(L, 2, &g, "grad_output", "avg_pool2d_backward");
+  float *dx = cnn_tensor_data(lcnn_newlike(L, lcnn_checktensor(L, 1), "avg_pool2d_backward"));
+  cnn_avg_pool2d_backward(&g, dy, dx);
+  return 1;
+}
+
+static int f_adaptive_avg_pool2d(lua_State *L) {
+  const char *fname = "adaptive_avg_pool2d";
+  cnn_tensor *x = lcnn_checktensor(L, 1);
+  int64_t xs[4] = {0}, o[2];
+  image_shape(L, x, xs, fname);
+  lcnn_checkpair(L, 2, o, "output size", fname);
+  if (o[0] < 1 || o[1] < 1) lcnn_error(L, fname, "output size must be positive, got %lldx%lld", (long long)o[0], (long long)o[1]);
+  if (xs[2] < 1 || xs[3] < 1) lcnn_error(L, fname, "input has an empty plane (%lldx%lld)", (long long)xs[2], (long long)xs[3]);
+  const float *xd = cnn_tensor_data(lcnn_contiguous(L, 1));
+  float *y = cnn_tensor_data(new_image(L, x, xs[0], xs[1], o[0], o[1], fname));
+  cnn_adaptive_avg_pool2d_forward(xs[0] * xs[1], xs[2], xs[3], o[0], o[1], xd, y);
+  return 1;
+}
+
+/* (x, dy): the output size is dy's. */
+static int f_adaptive_avg_pool2d_backward(lua_State *L) {
+  const char *fname = "adaptive_avg_pool2d_backward";
+  cnn_tensor *x = lcnn_checktensor(L, 1), *dyt = lcnn_checktensor(L, 2);
+  int64_t xs[4] = {0}, ys[4] = {0};
+  image_shape(L, x, xs, fname);
+  lcnn_checkrank(L, dyt, x->ndim, "grad_output", fname);
+  image_shape(L, dyt, ys, fname);
+  if (ys[0] != xs[0] || ys[1] != xs[1] || ys[2] < 1 || ys[3] < 1)
+    lcnn_error(L, fname, "grad_output of %lld x %lld planes does not match the input's %lld x %lld",
+               (long long)ys[0], (long long)ys[1], (long long)xs[0], (long long)xs[1]);
+  const float *dy = cnn_tensor_data(lcnn_contiguous(L, 2));
+  float *dx = cnn_tensor_data(lcnn_newlike(L, x, fname));
+  cnn_adaptive_avg_pool2d_backward(xs[0] * xs[1], xs[2], xs[3], ys[2], ys[3], dy, dx);
+  return 1;
+}
+
+static const luaL_Reg functions[] = {{"conv2d", f_conv2d},
+                                     {"conv2d_backward", f_conv2d_backward},
+                                     {"conv2d_reference", f_conv2d_reference},
+                                     {"conv2d_reference_backward", f_conv2d_reference_backward},
+                                     {"max_pool2d", f_max_pool2d},
+                                     {"max_pool2d_backward", f_max_pool2d_backward},
+                                     {"avg_pool2d", f_avg_pool2d},
+                                     {"avg_pool2d_backward", f_avg_pool2d_backward},
+                                     {"adaptive_avg_pool2d", f_adaptive_avg_pool2d},
+                                     {"adaptive_avg_pool2d_backward", f_adaptive_avg_pool2d_backward},
+                                     {NULL, NULL}};
+
+void lcnn_open_conv(lua_State *L) { luaL_setfuncs(L, functions, 0); }

@@ -1,0 +1,153 @@
+/* pool.c: pooling kernels (see pool.h for the semantics). */
+#include "pool.h"
+
+#include <math.h>
+#include <string.h>
+
+static int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil, bool ceil_mode) {
+  int64_t span = in + 2 * pad - dil * (k - 1) - 1;
+  if (span < 0) return 0;
+  int64_t o = (span + (ceil_mode ? stride - 1 : 0)) / stride + 1;
+  if (ceil_mode && (o - 1) * stride >= in + pad) o--; /* the last window must start inside input or left padding */
+  return o;
+}
+
+cnn_status cnn_pool2d_geom_init(cnn_pool2d_geom *g, const int64_t inp_shape[4], const int64_t k[2],
+                                const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
+                                bool ceil_mode, bool count_include_pad, cnn_error *err) {
+  int64_t o[2];
+  for (int i = 0; i < 2; i++) {
+    if (k[i] < 1) return cnn_error_set(err, CNN_EINVAL, "kernel size must be positive, got %lld", (long long)k[i]);
+    if (stride[i] < 1) return cnn_error_set(err, CNN_EINVAL, "stride must be positive, got %lld", (long long)stride[i]);
+    if (dil[i] < 1) return cnn_error_set(err, CNN_EINVAL, "dilation must be positive, got %lld", (long long)dil[i]);
+    int64_t eff = (k[i] - 1) * dil[i] + 1;
+    if (pad[i] < 0 || pad[i] > eff / 2)
+      return cnn_error_set(err, CNN_EINVAL, "padding %lld must be between 0 and half the kernel size %lld",
+                           (long long)pad[i], (long long)eff);
+    int64_t in = inp_shape[2 + i];
+    o[i] = out_size(in, k[i], stride[i], pad[i], dil[i], ceil_mode);
+    if (o[i] < 1)
+      return cnn_error_set(err, CNN_EINVAL, "output size is zero: input %lldx%lld is smaller than the kernel %lldx%lld "
+                           "(padding %lld, dilation %lld)", (long long)inp_shape[2], (long long)inp_shape[3],
+                           (long long)k[0], (long long)k[1], (long long)pad[i], (long long)dil[i]);
+  }
+  *g = (cnn_pool2d_geom){inp_shape[0], inp_shape[1], inp_shape[2], inp_shape[3], o[0], o[1],
+                         {k[0], k[1]}, {stride[0], stride[1]}, {pad[0], pad[1]}, {dil[0], dil[1]},
+                         ceil_mode, count_include_pad};
+  return CNN_OK;
+}
+
+void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
+  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
+  for (int64_t plane = 0; plane < g->N * g->C; plane++) {
+    const float *x = inp + plane * HW;
+    for (int64_t p = 0; p < g->P; p++)
+      for (int64_t q = 0; q < g->Q; q++) {
+        float best = -INFINITY;
+        int64_t at = -1;
+        for (int64_t i = 0; i < g->k[0]; i++) {
+          int64_t h = p * g->stride[0] - g->pad[0] + i * g->dil[0];
+          if (h < 0 || h >= g->H) continue;
+          for (int64_t j = 0; j < g->k[1]; j++) {
+            int64_t w = q * g->stride[1] - g->pad[1] + j * g->dil[1];
+            if (w < 0 || w >= g->W) continue;
+            float v = x[h * g->W + w];
+            if (at < 0 || v > best || (isnan(v) && !isnan(best))) {
+              best = v;
+              at = h * g->W + w;
+            }
+          }
+        }
+        out[plane * PQ + p * g->Q + q] = best;
+        idx[plane * PQ + p * g->Q + q] = (float)at;
+      }
+  }
+}
+
+void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
+  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
+  memset(dinp, 0, (size_t)(g->N * g->C * HW) * sizeof(float));
+  for (int64_t plane = 0; plane < g->N * g->C; plane++)
+    for (int64_t i = 0; i < PQ; i++) {
+      int64_t at = (int64_t)idx[plane * PQ + i];
+      if (at >= 0) dinp[plane * HW + at] += dout[plane * PQ + i];
+    }
+}
+
+/* The window of output (p, q): rows [*h0, *h1), columns [*w0, *w1) inside the
+ * input, and the divisor average pooling uses for it. */
+static float avg_window(const cnn_pool2d_geom *g, int64_t p, int64_t q, int64_t *h0, int64_t *h1, int64_t *w0,
+                        int64_t *w1) {
+  int64_t hs = p * g->stride[0] - g->pad[0], ws = q * g->stride[1] - g->pad[1];
+  int64_t he = hs + g->k[0], we = ws + g->k[1];
+  if (he > g->H + g->pad[0]) he = g->H + g->pad[0];
+  if (we > g->W + g->pad[1]) we = g->W + g->pad[1];
+  int64_t padded = (he - hs) * (we - ws);
+  *h0 = hs < 0 ? 0 : hs;
+  *w0 = ws < 0 ? 0 : ws;
+  *h1 = he > g->H ? g->H : he;
+  *w1 = we > g->W ? g->W : we;
+  return (float)(g->count_include_pad ? padded : (*h1 - *h0) * (*w1 - *w0));
+}
+
+void cnn_avg_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out) {
+  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
+  for (int64_t plane = 0; plane < g->N * g->C; plane++) {
+    const float *x = inp + plane * HW;
+    for (int64_t p = 0; p < g->P; p++)
+      for (int64_t q = 0; q < g->Q; q++) {
+        int64_t h0, h1, w0, w1;
+        float div = avg_window(g, p, q, &h0, &h1, &w0, &w1);
+        float sum = 0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) sum += x[h * g->W + w];
+        out[plane * PQ + p * g->Q + q] = div > 0 ? sum / div : 0.0f;
+      }
+  }
+}
+
+void cnn_avg_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, float *dinp) {
+  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
+  memset(dinp, 0, (size_t)(g->N * g->C * HW) * sizeof(float));
+  for (int64_t plane = 0; plane < g->N * g->C; plane++) {
+    float *dx = dinp + plane * HW;
+    for (int64_t p = 0; p < g->P; p++)
+      for (int64_t q = 0; q < g->Q; q++) {
+        int64_t h0, h1, w0, w1;
+        float div = avg_window(g, p, q, &h0, &h1, &w0, &w1);
+        if (div <= 0) continue;
+        float share = dout[plane * PQ + p * g->Q + q] / div;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) dx[h * g->W + w] += share;
+      }
+  }
+}
+
+static int64_t bin_start(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+static int64_t bin_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+void cnn_adaptive_avg_pool2d_forward(int64_t NC, int64_t H, int64_t W, int64_t P, int64_t Q, const float *inp,
+                                     float *out) {
+  for (int64_t plane = 0; plane < NC; plane++)
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t q = 0; q < Q; q++) {
+        int64_t h0 = bin_start(p, H, P), h1 = bin_end(p, H, P), w0 = bin_start(q, W, Q), w1 = bin_end(q, W, Q);
+        float sum = 0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) sum += inp[plane * H * W + h * W + w];
+        out[plane * P * Q + p * Q + q] = sum / (float)((h1 - h0) * (w1 - w0));
+      }
+}
+
+void cnn_adaptive_avg_pool2d_backward(int64_t NC, int64_t H, int64_t W, int64_t P, int64_t Q, const float *dout,
+                                      float *dinp) {
+  memset(dinp, 0, (size_t)(NC * H * W) * sizeof(float));
+  for (int64_t plane = 0; plane < NC; plane++)
+    for (int64_t p = 0; p < P; p++)
+      for (int64_t q = 0; q < Q; q++) {
+        int64_t h0 = bin_start(p, H, P), h1 = bin_end(p, H, P), w0 = bin_start(q, W, Q), w1 = bin_end(q, W, Q);
+        float share = dout[plane * P * Q + p * Q + q] / (float)((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) dinp[plane * H * W + h * W + w] += share;
+      }
+}

@@ -1,0 +1,34 @@
+-- Pointwise activations: nn.ReLU(), nn.LeakyReLU([slope = 0.01]), nn.Sigmoid(), nn.Tanh().
+local cnn = require "cnn"
+local Module = require "cnn.nn.Module"
+
+local function define(name, forward, backward)
+  local M = Module:extend("nn." .. name)
+  function M:update_output(x)
+    self:check_tensor(x)
+    return forward(x, self.negative_slope)
+  end
+  function M:update_grad_input(x, dy)
+    return backward(x, self.output, dy, self.negative_slope)
+  end
+  return M
+end
+
+local ReLU = define("ReLU", cnn.relu, cnn.relu_backward)
+local Sigmoid = define("Sigmoid", cnn.sigmoid, cnn.sigmoid_backward)
+local Tanh = define("Tanh", cnn.tanh, cnn.tanh_backward)
+local LeakyReLU = define("LeakyReLU", cnn.leaky_relu, cnn.leaky_relu_backward)
+
+function LeakyReLU:__init(slope)
+  Module.__init(self)
+  if slope ~= nil and type(slope) ~= "number" then
+    error("nn.LeakyReLU: slope must be a number, got " .. type(slope), 3)
+  end
+  self.negative_slope = slope or 0.01
+end
+
+function LeakyReLU:describe()
+  return string.format("nn.LeakyReLU(%g)", self.negative_slope)
+end
+
+return { ReLU = ReLU, LeakyReLU = LeakyReLU, Sigmoid = Sigmoid, Tanh = Tanh }

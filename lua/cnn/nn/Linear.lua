@@ -1,0 +1,58 @@
+-- nn.Linear(in, out [, {bias = true}]): y = x W^T + b, for x of shape (N, in) or (in).
+-- W is (out, in), as PyTorch; both are initialised U(-1/sqrt(in), 1/sqrt(in)).
+local cnn = require "cnn"
+local Module = require "cnn.nn.Module"
+
+local Linear = Module:extend("nn.Linear")
+
+function Linear:__init(n_in, n_out, opts)
+  Module.__init(self)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "bias" then error("nn.Linear: unknown option '" .. tostring(k) .. "'", 3) end
+  end
+  if math.type(n_in) ~= "integer" or n_in < 1 or math.type(n_out) ~= "integer" or n_out < 1 then
+    error(string.format("nn.Linear: sizes must be positive integers, got %s and %s", n_in, n_out), 3)
+  end
+  self.in_features, self.out_features = n_in, n_out
+  local bound = 1 / math.sqrt(n_in)
+  self.weight = Module.uniform({ n_out, n_in }, bound)
+  self.grad_weight = cnn.zeros(n_out, n_in)
+  if opts.bias ~= false then
+    self.bias = Module.uniform({ n_out }, bound)
+    self.grad_bias = cnn.zeros(n_out)
+  end
+end
+
+function Linear:check_input(x)
+  self:check_tensor(x)
+  if (x:dim() ~= 1 and x:dim() ~= 2) or x:size(-1) ~= self.in_features then
+    self:fail("expected input of shape (N, %d) or (%d), got (%s)", self.in_features, self.in_features,
+      table.concat(x:shape(), ", "))
+  end
+end
+
+function Linear:update_output(x)
+  self:check_input(x)
+  local y = cnn.matmul(x, self.weight:transpose(1, 2))
+  if self.bias then y:add_(self.bias) end
+  return y
+end
+
+function Linear:update_grad_input(x, dy)
+  return cnn.matmul(dy, self.weight)
+end
+
+function Linear:acc_grad_parameters(x, dy)
+  if x:dim() == 1 then
+    x, dy = x:view(1, -1), dy:view(1, -1)
+  end
+  self.grad_weight:add_(cnn.matmul(dy:transpose(1, 2), x))
+  if self.bias then self.grad_bias:add_(dy:sum(1)) end
+end
+
+function Linear:describe()
+  return string.format("nn.Linear(%d -> %d%s)", self.in_features, self.out_features, self.bias and "" or ", no bias")
+end
+
+return Linear

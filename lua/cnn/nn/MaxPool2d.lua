@@ -1,0 +1,37 @@
+-- nn.MaxPool2d(k [, opts]): max pooling; opts stride (default k), padding,
+-- dilation, ceil_mode. The positions of the maxima are kept for backward.
+local cnn = require "cnn"
+local Module = require "cnn.nn.Module"
+
+local MaxPool2d = Module:extend("nn.MaxPool2d")
+MaxPool2d.__transient = { output = true, grad_input = true, indices = true }
+
+function MaxPool2d:__init(k, opts)
+  Module.__init(self)
+  self.kernel_size, self.opts = k, opts or {}
+end
+
+function MaxPool2d:update_output(x)
+  self:check_tensor(x)
+  local y, indices = cnn.max_pool2d(x, self.kernel_size, self.opts)
+  self.indices = indices
+  return y
+end
+
+function MaxPool2d:update_grad_input(x, dy)
+  return cnn.max_pool2d_backward(x, self.indices, dy, self.kernel_size, self.opts)
+end
+
+local function size_str(v)
+  return type(v) == "table" and table.concat(v, "x") or tostring(v)
+end
+
+function MaxPool2d:describe()
+  local parts = { size_str(self.kernel_size) }
+  for _, key in ipairs({ "stride", "padding", "dilation", "ceil_mode" }) do
+    if self.opts[key] ~= nil then parts[#parts + 1] = key .. "=" .. size_str(self.opts[key]) end
+  end
+  return "nn.MaxPool2d(" .. table.concat(parts, ", ") .. ")"
+end
+
+return MaxPool2d

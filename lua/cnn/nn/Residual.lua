@@ -1,0 +1,50 @@
+-- nn.Residual(body [, shortcut]): output = body(x) + shortcut(x); the shortcut
+-- defaults to the identity (He et al., "Deep Residual Learning", 2016).
+local Module = require "cnn.nn.Module"
+local class = require "cnn.class"
+
+local Residual = Module:extend("nn.Residual")
+
+function Residual:__init(body, shortcut)
+  Module.__init(self)
+  for _, m in ipairs({ body, shortcut }) do
+    if not class.is_instance(m, Module) then error("nn.Residual: body and shortcut must be nn.Modules", 3) end
+  end
+  self.modules = { body, shortcut }
+end
+
+local function call(name, m, method, ...)
+  local ok, result = pcall(m[method], m, ...)
+  if not ok then error(string.format("in %s (%s): %s", name, m.__name, tostring(result)), 0) end
+  return result
+end
+
+function Residual:update_output(x)
+  local y = call("body", self.modules[1], "forward", x)
+  local s = self.modules[2] and call("shortcut", self.modules[2], "forward", x) or x
+  if table.concat(y:shape(), ",") ~= table.concat(s:shape(), ",") then
+    self:fail("body output (%s) and shortcut output (%s) differ in shape", table.concat(y:shape(), ", "),
+      table.concat(s:shape(), ", "))
+  end
+  return y + s
+end
+
+function Residual:backward(x, dy)
+  local g = call("body", self.modules[1], "backward", x, dy)
+  local gs = self.modules[2] and call("shortcut", self.modules[2], "backward", x, dy) or dy
+  self.grad_input = g + gs
+  return self.grad_input
+end
+
+function Residual:update_grad_input(x, dy)
+  local g = call("body", self.modules[1], "update_grad_input", x, dy)
+  local gs = self.modules[2] and call("shortcut", self.modules[2], "update_grad_input", x, dy) or dy
+  return g + gs
+end
+
+function Residual:acc_grad_parameters(x, dy)
+  call("body", self.modules[1], "acc_grad_parameters", x, dy)
+  if self.modules[2] then call("shortcut", self.modules[2], "acc_grad_parameters", x, dy) end
+end
+
+return Residual
