@@ -181,6 +181,18 @@ function Module:check_tensor(x, what)
   if not cnn.is_tensor(x) then self:fail("%s must be a tensor, got %s", what or "input", type(x)) end
 end
 
+-- Calls child[method](child, ...) for a container, prefixing an error with
+-- where the child sits: "in <label> (nn.Conv2d): conv2d: ...".
+function Module.call_child(label, child, method, ...)
+  local ok, result = pcall(child[method], child, ...)
+  if not ok then
+    -- the position inside the library says nothing to the user: the label does
+    local msg = tostring(result):gsub("^[%w_./%-]+%.lua:%d+: ", "", 1)
+    error(string.format("in %s (%s): %s", label, child.__name, msg), 0)
+  end
+  return result
+end
+
 -- A tensor of the given shape drawn uniformly from [-bound, bound).
 function Module.uniform(shape, bound)
   return cnn.rand(shape):mul_(2 * bound):add_(-bound)

@@ -14,9 +14,7 @@ function Residual:__init(body, shortcut)
 end
 
 local function call(name, m, method, ...)
-  local ok, result = pcall(m[method], m, ...)
-  if not ok then error(string.format("in %s (%s): %s", name, m.__name, tostring(result)), 0) end
-  return result
+  return Module.call_child(name, m, method, ...)
 end
 
 function Residual:update_output(x)

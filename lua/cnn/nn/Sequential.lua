@@ -22,11 +22,8 @@ function Sequential:add(m)
   return self
 end
 
--- Calls child i's method, prefixing any error with the child's position and class.
 local function call(i, m, method, ...)
-  local ok, result = pcall(m[method], m, ...)
-  if not ok then error(string.format("in module %d (%s): %s", i, m.__name, tostring(result)), 0) end
-  return result
+  return Module.call_child("module " .. i, m, method, ...)
 end
 
 function Sequential:update_output(x)

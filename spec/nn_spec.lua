@@ -1,0 +1,353 @@
+-- cnn.nn: every layer and criterion against PyTorch's values and against finite
+-- differences, the module protocol, containers, custom layers and error paths.
+local cnn = require "cnn"
+local nn = cnn.nn
+local R = require "support.reference"
+local G = require "support.gradcheck"
+
+-- The cnnlua module for a PyTorch fixture case.
+local function build(name, c)
+  if name:match("^linear") then return nn.Linear(c.n_in, c.n_out, { bias = c.bias }) end
+  if name:match("^conv") then return nn.Conv2d(c.cin, c.cout, c.k, c.opts) end
+  if name:match("^maxpool") then return nn.MaxPool2d(c.k, c.opts) end
+  if name:match("^avgpool") then return nn.AvgPool2d(c.k, c.opts) end
+  if name:match("^adaptive") then return nn.AdaptiveAvgPool2d(c.out) end
+  if name:match("^batchnorm2d") then return nn.BatchNorm2d(c.c, { momentum = c.momentum, eps = c.eps }) end
+  if name:match("^batchnorm1d") then return nn.BatchNorm1d(c.c, { momentum = c.momentum, eps = c.eps }) end
+  if name == "relu" then return nn.ReLU() end
+  if name == "leaky_relu" then return nn.LeakyReLU(c.slope) end
+  if name == "sigmoid" then return nn.Sigmoid() end
+  if name == "tanh" then return nn.Tanh() end
+  if name:match("^log_softmax") then return nn.LogSoftmax(c.dim) end
+  if name:match("^softmax") then return nn.Softmax(c.dim) end
+  error("no module for fixture " .. name)
+end
+
+describe("layers against PyTorch", function()
+  local cases = R.fixture("layers")
+  local names = {}
+  for name in pairs(cases) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    it(name .. ": output, input gradient and parameter gradients", function()
+      local case = cases[name]
+      local m = build(name, case.config)
+      if case.weight then m.weight:copy_(R.tensor(case.weight)) end
+      if case.bias then m.bias:copy_(R.tensor(case.bias)) end
+      if case.initial_running_mean then
+        m.running_mean:copy_(R.tensor(case.initial_running_mean))
+        m.running_var:copy_(R.tensor(case.initial_running_var))
+      end
+      if case.config.training == false then m:evaluate() end
+      local x = R.tensor(case.input)
+      R.assert_close(m:forward(x), case.output, "output")
+      R.assert_close(m:backward(x, R.tensor(case.grad_output)), case.grad_input, "grad_input")
+      if case.grad_weight then R.assert_close(m.grad_weight, case.grad_weight, "grad_weight") end
+      if case.grad_bias then R.assert_close(m.grad_bias, case.grad_bias, "grad_bias") end
+      if case.running_mean then
+        R.assert_close(m.running_mean, case.running_mean, "running_mean")
+        R.assert_close(m.running_var, case.running_var, "running_var")
+      end
+    end)
+  end
+end)
+
+describe("criteria against PyTorch", function()
+  local cases = R.fixture("criteria")
+  local classes = { cross_entropy = nn.CrossEntropyLoss, nll = nn.NLLLoss, mse = nn.MSELoss }
+  for name, case in pairs(cases) do
+    it(name .. ": loss and gradient", function()
+      local c = classes[name:match("^(%a+_?%a-)_%a+$")] or classes[name:match("^(%a+)_")]
+      c = c({ reduction = case.reduction })
+      local x = R.tensor(case.input)
+      local target = case.target.shape and R.tensor(case.target) or case.target
+      local loss = c:forward(x, target)
+      assert.is_true(math.abs(loss - case.loss) <= 1e-5 + 1e-4 * math.abs(case.loss),
+        string.format("loss %.9g, PyTorch %.9g", loss, case.loss))
+      R.assert_close(c:backward(x, target), case.grad_input, "grad_input")
+    end)
+  end
+
+  it("accept labels as a 1-d tensor too", function()
+    local case = cases.cross_entropy_mean
+    local c = nn.CrossEntropyLoss()
+    local x = R.tensor(case.input)
+    assert.are.equal(c:forward(x, case.target), c:forward(x, cnn.tensor(case.target)))
+  end)
+end)
+
+describe("finite-difference gradient checks", function()
+  before_each(function()
+    cnn.seed(11)
+    math.randomseed(11)
+  end)
+
+  local conv_cases = {
+    { "plain", 3, 4, 3, {}, { 2, 3, 6, 6 } },
+    { "stride and padding", 2, 3, 3, { stride = 2, padding = 1 }, { 2, 2, 7, 6 } },
+    { "dilation", 2, 2, 3, { dilation = 2, padding = 1 }, { 1, 2, 7, 7 } },
+    { "groups", 4, 6, 3, { groups = 2, padding = 1 }, { 1, 4, 5, 5 } },
+    { "depthwise", 3, 3, 3, { groups = 3 }, { 2, 3, 5, 5 } },
+    { "rectangular kernel", 2, 3, { 3, 2 }, { stride = { 1, 2 }, padding = { 1, 0 } }, { 1, 2, 6, 7 } },
+    { "1x1", 4, 2, 1, {}, { 2, 4, 3, 3 } },
+    { "no bias", 2, 2, 2, { bias = false }, { 1, 2, 4, 4 } },
+  }
+  for _, c in ipairs(conv_cases) do
+    it("Conv2d, " .. c[1], function()
+      G.check_module(nn.Conv2d(c[2], c[3], c[4], c[5]), cnn.randn(c[6]))
+    end)
+  end
+
+  it("Linear, with and without bias, batched and single", function()
+    G.check_module(nn.Linear(4, 3), cnn.randn(5, 4))
+    G.check_module(nn.Linear(4, 3, { bias = false }), cnn.randn(2, 4))
+    G.check_module(nn.Linear(3, 2), cnn.randn(3))
+  end)
+
+  local pool_cases = {
+    { "MaxPool2d 2", nn.MaxPool2d, 2, {} },
+    { "MaxPool2d 3 stride 2 padding 1", nn.MaxPool2d, 3, { stride = 2, padding = 1 } },
+    { "MaxPool2d ceil_mode", nn.MaxPool2d, 3, { stride = 2, ceil_mode = true } },
+    { "MaxPool2d dilation", nn.MaxPool2d, 2, { stride = 1, dilation = 2 } },
+    { "MaxPool2d rectangular", nn.MaxPool2d, { 2, 3 }, { stride = { 1, 2 } } },
+    { "AvgPool2d 2", nn.AvgPool2d, 2, {} },
+    { "AvgPool2d padding, count_include_pad", nn.AvgPool2d, 3, { stride = 2, padding = 1 } },
+    { "AvgPool2d padding, exclude pad", nn.AvgPool2d, 3, { stride = 2, padding = 1, count_include_pad = false } },
+    { "AvgPool2d ceil_mode", nn.AvgPool2d, 3, { stride = 2, ceil_mode = true } },
+    { "AvgPool2d rectangular", nn.AvgPool2d, { 3, 2 }, { stride = { 2, 1 } } },
+  }
+  for _, c in ipairs(pool_cases) do
+    it(c[1], function()
+      G.check_module(c[2](c[3], c[4]), G.distinct(2, 2, 7, 7))
+    end)
+  end
+
+  it("AdaptiveAvgPool2d", function()
+    G.check_module(nn.AdaptiveAvgPool2d({ 3, 2 }), cnn.randn(2, 2, 7, 5))
+  end)
+
+  it("BatchNorm2d and BatchNorm1d, training and evaluation", function()
+    G.check_module(nn.BatchNorm2d(3), cnn.randn(3, 3, 3, 3), { rtol = 3e-2, atol = 3e-3 })
+    G.check_module(nn.BatchNorm1d(4), cnn.randn(6, 4), { rtol = 3e-2, atol = 3e-3 })
+    G.check_module(nn.BatchNorm1d(2), cnn.randn(3, 2, 4), { rtol = 3e-2, atol = 3e-3 })
+    local bn = nn.BatchNorm2d(2)
+    bn.running_var:fill_(2)
+    G.check_module(bn:evaluate(), cnn.randn(2, 2, 3, 3))
+  end)
+
+  it("activations", function()
+    G.check_module(nn.ReLU(), G.distinct(3, 5))
+    G.check_module(nn.LeakyReLU(0.1), G.distinct(3, 5))
+    G.check_module(nn.Sigmoid(), cnn.randn(3, 5))
+    G.check_module(nn.Tanh(), cnn.randn(3, 5))
+  end)
+
+  it("Softmax and LogSoftmax along each dimension", function()
+    G.check_module(nn.Softmax(2), cnn.randn(3, 5))
+    G.check_module(nn.LogSoftmax(2), cnn.randn(3, 5))
+    G.check_module(nn.Softmax(1), cnn.randn(3, 2, 2))
+    G.check_module(nn.LogSoftmax(-1), cnn.randn(2, 2, 3))
+  end)
+
+  it("Dropout with a fixed mask, Flatten, View, Identity", function()
+    G.check_module(nn.Dropout(0.3), cnn.randn(4, 5), { seed = 5 })
+    G.check_module(nn.Flatten(), cnn.randn(2, 3, 2, 2))
+    G.check_module(nn.View(-1, 6), cnn.randn(2, 3, 2))
+    G.check_module(nn.Identity(), cnn.randn(3))
+  end)
+
+  it("Sequential and Residual", function()
+    G.check_module(nn.Sequential { nn.Conv2d(2, 3, 3, { padding = 1 }), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
+      nn.Linear(12, 3) }, cnn.randn(2, 2, 4, 4))
+    G.check_module(nn.Residual(nn.Sequential { nn.Linear(4, 4), nn.Tanh() }), cnn.randn(3, 4))
+    G.check_module(nn.Residual(nn.Linear(4, 2), nn.Linear(4, 2)), cnn.randn(3, 4))
+  end)
+
+  it("criteria", function()
+    G.check_criterion(nn.CrossEntropyLoss(), cnn.randn(4, 5), { 1, 5, 2, 2 })
+    G.check_criterion(nn.CrossEntropyLoss({ reduction = "sum" }), cnn.randn(3, 4), { 4, 1, 2 })
+    G.check_criterion(nn.NLLLoss(), cnn.randn(4, 5), { 3, 1, 5, 2 })
+    G.check_criterion(nn.MSELoss(), cnn.randn(3, 4), cnn.randn(3, 4))
+    G.check_criterion(nn.MSELoss({ reduction = "sum" }), cnn.randn(5), cnn.randn(5))
+  end)
+end)
+
+describe("the module protocol", function()
+  it("parameters come in matching order, gradients exist and are zero from construction", function()
+    local m = nn.Sequential { nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2, { bias = false }) }
+    local params, grads = m:parameters()
+    assert.are.equal(3, #params)
+    assert.are.equal(3, #grads)
+    assert.are.equal(m.modules[1].weight, params[1])
+    assert.are.equal(m.modules[1].grad_bias, grads[2])
+    assert.are.equal(m.modules[3].grad_weight, grads[3])
+    for _, g in ipairs(grads) do assert.are.equal(0, g:abs():sum()) end
+    assert.are.equal(3 * 4 + 4 + 4 * 2, m:num_parameters())
+  end)
+
+  it("backward accumulates parameter gradients until zero_grad", function()
+    local m = nn.Linear(3, 2)
+    local x, dy = cnn.randn(4, 3), cnn.randn(4, 2)
+    m:forward(x)
+    m:backward(x, dy)
+    local once = m.grad_weight:clone()
+    m:backward(x, dy)
+    assert.is_true(m.grad_weight:allclose(once * 2))
+    m:zero_grad()
+    assert.are.equal(0, m.grad_weight:abs():sum())
+  end)
+
+  it("keeps output and grad_input", function()
+    local m = nn.Tanh()
+    local y = m:forward(cnn.zeros(2))
+    assert.are.equal(y, m.output)
+    local g = m:backward(cnn.zeros(2), cnn.ones(2))
+    assert.are.equal(g, m.grad_input)
+  end)
+
+  it("initialises as PyTorch: uniform within 1/sqrt(fan_in)", function()
+    cnn.seed(3)
+    local conv = nn.Conv2d(4, 8, 3)
+    local bound = 1 / math.sqrt(4 * 9)
+    assert.is_true(conv.weight:abs():max() <= bound)
+    assert.is_true(conv.weight:abs():max() > 0.9 * bound)
+    assert.is_true(conv.bias:abs():max() <= bound)
+    local lin = nn.Linear(100, 10)
+    assert.is_true(lin.weight:abs():max() <= 0.1 and lin.weight:abs():max() > 0.09)
+  end)
+
+  it("train and evaluate switch BatchNorm and Dropout through containers", function()
+    local m = nn.Sequential { nn.BatchNorm1d(3), nn.Dropout(0.5) }
+    assert.is_true(m.modules[2].training)
+    m:evaluate()
+    assert.is_false(m.training)
+    assert.is_false(m.modules[1].training)
+    local x = cnn.randn(4, 3)
+    assert.is_true(m:forward(x):equal(m:forward(x))) -- deterministic in evaluation
+    local mean_before = m.modules[1].running_mean:clone()
+    m:forward(x)
+    assert.is_true(m.modules[1].running_mean:equal(mean_before))
+    m:train()
+    assert.is_true(m.modules[2].training)
+    m:forward(x)
+    assert.is_false(m.modules[1].running_mean:equal(mean_before))
+  end)
+
+  it("Dropout zeroes about p of the elements and keeps the expectation", function()
+    cnn.seed(4)
+    local y = nn.Dropout(0.25):forward(cnn.ones(100, 100))
+    local zeros = 10000 - (y:clamp(0, 1e-3) * 1000):sum()
+    assert.is_true(math.abs(zeros / 10000 - 0.25) < 0.02)
+    assert.is_true(math.abs(y:mean() - 1) < 0.03)
+  end)
+
+  it("prints the architecture with parameter counts", function()
+    local s = tostring(nn.Sequential { nn.Conv2d(1, 6, 5, { padding = 2 }), nn.ReLU(), nn.Flatten(), nn.Linear(10, 2) })
+    assert.truthy(s:find("(1): nn.Conv2d(1 -> 6, 5x5, padding=2)", 1, true))
+    assert.truthy(s:find("156 params", 1, true))
+    assert.truthy(s:find("(4): nn.Linear(10 -> 2)", 1, true))
+    assert.truthy(s:find("total%s+178 params"))
+  end)
+
+  it("state_dict and load_state_dict copy parameters and buffers by name", function()
+    local a = nn.Sequential { nn.Linear(3, 2), nn.BatchNorm1d(2) }
+    local b = nn.Sequential { nn.Linear(3, 2), nn.BatchNorm1d(2) }
+    a.modules[2].running_mean:fill_(0.5)
+    b:load_state_dict(a:state_dict())
+    assert.is_true(b.modules[1].weight:equal(a.modules[1].weight))
+    assert.is_true(b.modules[2].running_mean:equal(a.modules[2].running_mean))
+    local c = nn.Sequential { nn.Linear(4, 2), nn.BatchNorm1d(3) }
+    assert.error_matches(function() c:load_state_dict(a:state_dict()) end,
+      "1.weight has shape %(2, 3%), the model expects %(2, 4%).*2.bias has shape %(2%), the model expects %(3%)")
+  end)
+end)
+
+describe("custom layers in pure Lua", function()
+  local Square = nn.Module:extend("test.Square")
+  function Square:update_output(x) return x * x end
+  function Square:update_grad_input(x, dy) return dy * x * 2 end
+
+  local Scale = nn.Module:extend("test.Scale")
+  function Scale:__init(n)
+    nn.Module.__init(self)
+    self.weight, self.grad_weight = cnn.ones(n), cnn.zeros(n)
+  end
+  function Scale:update_output(x) return x * self.weight end
+  function Scale:update_grad_input(_, dy) return dy * self.weight end
+  function Scale:acc_grad_parameters(x, dy) self.grad_weight:add_((dy * x):sum(1)) end
+
+  it("work inside containers and pass the gradient check", function()
+    cnn.seed(6)
+    local m = nn.Sequential { nn.Linear(3, 4), Square(), Scale(4) }
+    G.check_module(m, cnn.randn(2, 3))
+    assert.are.equal(3, #m:parameters())
+    assert.truthy(tostring(m):find("(2): test.Square", 1, true))
+  end)
+
+  it("without update_output raise a clear error", function()
+    local Empty = nn.Module:extend("test.Empty")
+    assert.error_matches(function() Empty():forward(cnn.zeros(1)) end, "test.Empty: update_output is not implemented")
+  end)
+end)
+
+describe("errors", function()
+  it("a wrong channel count names both counts, and Sequential names the failing child", function()
+    local m = nn.Sequential { nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Conv2d(3, 2, 3) }
+    assert.error_matches(function() m:forward(cnn.zeros(1, 1, 8, 8)) end,
+      "in module 3 %(nn.Conv2d%): .*conv2d: input has 4 channels, weight expects 3")
+    assert.error_matches(function() nn.Conv2d(3, 2, 3):forward(cnn.zeros(1, 1, 8, 8)) end,
+      "conv2d: input has 1 channels, weight expects 3")
+  end)
+
+  it("a kernel larger than the padded input, or an empty pooled output", function()
+    assert.error_matches(function() nn.Conv2d(1, 1, 5):forward(cnn.zeros(1, 1, 3, 3)) end,
+      "conv2d: kernel 5x5 %(dilated 5x5%) is larger than the padded input 3x3")
+    assert.error_matches(function() nn.MaxPool2d(4):forward(cnn.zeros(1, 1, 3, 3)) end,
+      "max_pool2d: output size is zero")
+    assert.error_matches(function() nn.AvgPool2d(3, { padding = 2 }):forward(cnn.zeros(1, 1, 8, 8)) end,
+      "avg_pool2d: padding 2 must be between 0 and half the kernel size 3")
+  end)
+
+  it("labels out of range and mismatched batch sizes", function()
+    local c = nn.CrossEntropyLoss()
+    assert.error_matches(function() c:forward(cnn.zeros(2, 3), { 1, 0 }) end,
+      "nn.CrossEntropyLoss: cross_entropy: label 0 at position 2 out of range 1..3")
+    assert.error_matches(function() c:forward(cnn.zeros(2, 3), { 4, 1 }) end, "label 4 at position 1 out of range 1..3")
+    assert.error_matches(function() c:forward(cnn.zeros(2, 3), { 1, 2, 3 }) end,
+      "batch sizes differ: 2 scores but 3 targets")
+    assert.error_matches(function() nn.NLLLoss():forward(cnn.zeros(2, 3), { 1.5, 1 }) end,
+      "label 1.5 at position 1 out of range")
+    assert.error_matches(function() nn.MSELoss():forward(cnn.zeros(2, 3), cnn.zeros(3, 2)) end,
+      "mse_loss: target has shape %(3, 2%) but input has shape %(2, 3%)")
+  end)
+
+  it("a wrong tensor rank", function()
+    assert.error_matches(function() nn.Conv2d(1, 1, 3):forward(cnn.zeros(8, 8)) end,
+      "conv2d: expected a 4%-d input %(N x C x H x W%) or a 3%-d one %(C x H x W%), got shape %(8, 8%)")
+    assert.error_matches(function() nn.Linear(3, 2):forward(cnn.zeros(2, 4)) end,
+      "nn.Linear: expected input of shape %(N, 3%) or %(3%), got %(2, 4%)")
+    assert.error_matches(function() nn.BatchNorm2d(3):forward(cnn.zeros(2, 3)) end,
+      "nn.BatchNorm2d: expected a 4%-d %(N, C, H, W%) input, got shape %(2, 3%)")
+    assert.error_matches(function() nn.BatchNorm1d(3):forward(cnn.zeros(2, 4)) end,
+      "nn.BatchNorm1d: input has 4 channels, expected 3")
+    assert.error_matches(function() nn.CrossEntropyLoss():forward(cnn.zeros(3), { 1 }) end,
+      "expected 2%-d scores %(batch x classes%), got shape %(3%)")
+    assert.error_matches(function() nn.ReLU():forward({}) end, "nn.ReLU: input must be a tensor, got table")
+  end)
+
+  it("bad constructor arguments and unknown options", function()
+    assert.error_matches(function() nn.Conv2d(3, 4, 3, { strides = 2 }) end, "nn.Conv2d: unknown option 'strides'")
+    assert.error_matches(function() nn.Conv2d(3, 4, 3, { groups = 2 }) end, "not divisible by 2 groups")
+    assert.error_matches(function() nn.Linear(0, 3) end, "nn.Linear: sizes must be positive integers")
+    assert.error_matches(function() nn.MaxPool2d(2, { count_include_pad = true }):forward(cnn.zeros(1, 1, 4, 4)) end,
+      "max_pool2d: unknown option 'count_include_pad'")
+    assert.error_matches(function() nn.Dropout(1.5) end, "nn.Dropout: probability must be in %[0, 1%]")
+    assert.error_matches(function() nn.Sequential { nn.ReLU(), 42 } end, "module 2 is not an nn.Module")
+    assert.error_matches(function() nn.CrossEntropyLoss({ reduction = "avg" }) end, "reduction must be 'mean' or 'sum'")
+  end)
+
+  it("BatchNorm training refuses a single value per channel", function()
+    assert.error_matches(function() nn.BatchNorm1d(3):forward(cnn.zeros(1, 3)) end,
+      "batch_norm: training needs more than one value per channel")
+  end)
+end)
