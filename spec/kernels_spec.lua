@@ -1,0 +1,150 @@
+-- The functional kernels (cnn.conv2d, pooling, activations, losses): the fast
+-- convolution against its naive twin on random shapes, and option handling.
+local cnn = require "cnn"
+local H = require "support.helpers"
+
+describe("cnn.conv2d against cnn.conv2d_reference", function()
+  it("agree on random shapes, forward and backward", function()
+    cnn.seed(21)
+    math.randomseed(21)
+    for trial = 1, 40 do
+      local groups = ({ 1, 1, 2, 3 })[math.random(4)]
+      local C, K = groups * math.random(1, 3), groups * math.random(1, 3)
+      local R, S = math.random(1, 4), math.random(1, 4)
+      local opts = {
+        stride = { math.random(1, 3), math.random(1, 3) },
+        padding = { math.random(0, 2), math.random(0, 2) },
+        dilation = { math.random(1, 2), math.random(1, 2) },
+        groups = groups,
+      }
+      local H_, W_ = math.random(1, 9) + (R - 1) * opts.dilation[1], math.random(1, 9) + (S - 1) * opts.dilation[2]
+      local N = math.random(1, 3)
+      local x, w, b = cnn.randn(N, C, H_, W_), cnn.randn(K, C // groups, R, S), cnn.randn(K)
+      local y = cnn.conv2d(x, w, b, opts)
+      local what = string.format("trial %d: x %dx%dx%dx%d, w %dx%dx%dx%d", trial, N, C, H_, W_, K, C // groups, R, S)
+      assert.is_true(y:allclose(cnn.conv2d_reference(x, w, b, opts), 1e-4, 1e-4), what .. " forward")
+      local dy = cnn.randn(y:shape())
+      local gw1, gb1, gw2, gb2 = cnn.zeros(w:shape()), cnn.zeros(K), cnn.zeros(w:shape()), cnn.zeros(K)
+      local dx1 = cnn.conv2d_backward(x, w, dy, opts, gw1, gb1)
+      local dx2 = cnn.conv2d_reference_backward(x, w, dy, opts, gw2, gb2)
+      assert.is_true(dx1:allclose(dx2, 1e-4, 1e-4), what .. " grad input")
+      assert.is_true(gw1:allclose(gw2, 1e-4, 1e-4), what .. " grad weight")
+      assert.is_true(gb1:allclose(gb2, 1e-4, 1e-4), what .. " grad bias")
+    end
+  end)
+
+  it("take the bias as nil or leave it out, and single images", function()
+    cnn.seed(22)
+    local x, w = cnn.randn(1, 2, 5, 5), cnn.randn(3, 2, 3, 3)
+    local a = cnn.conv2d(x, w, nil, { padding = 1 })
+    assert.is_true(a:equal(cnn.conv2d(x, w, { padding = 1 })))
+    local single = cnn.conv2d(x:select(1, 1), w, { padding = 1 })
+    assert.are.same({ 3, 5, 5 }, single:shape())
+    assert.is_true(single:equal(a:select(1, 1)))
+  end)
+
+  it("read non-contiguous inputs", function()
+    cnn.seed(23)
+    local x, w = cnn.randn(2, 5, 5, 2):permute(1, 4, 2, 3), cnn.randn(3, 2, 3, 3)
+    assert.is_true(cnn.conv2d(x, w):allclose(cnn.conv2d(x:contiguous(), w)))
+  end)
+
+  it("accumulate parameter gradients and can skip the input gradient", function()
+    cnn.seed(24)
+    local x, w = cnn.randn(1, 2, 4, 4), cnn.randn(2, 2, 3, 3)
+    local dy = cnn.randn(1, 2, 2, 2)
+    local gw = cnn.zeros(2, 2, 3, 3)
+    assert.is_nil(cnn.conv2d_backward(x, w, dy, nil, gw, nil, false))
+    local once = gw:clone()
+    cnn.conv2d_backward(x, w, dy, nil, gw, nil, false)
+    assert.is_true(gw:allclose(once * 2))
+  end)
+end)
+
+describe("kernel options", function()
+  it("an unknown key is an error that names it", function()
+    assert.error_matches(function() cnn.conv2d(cnn.zeros(1, 1, 3, 3), cnn.zeros(1, 1, 1, 1), { pad = 1 }) end,
+      "conv2d: unknown option 'pad'")
+    assert.error_matches(function() cnn.max_pool2d(cnn.zeros(1, 1, 4, 4), 2, { groups = 1 }) end,
+      "max_pool2d: unknown option 'groups'")
+    assert.error_matches(function() cnn.avg_pool2d(cnn.zeros(1, 1, 4, 4), 2, { dilation = 2 }) end,
+      "avg_pool2d: unknown option 'dilation'")
+  end)
+
+  it("sizes are numbers or {h, w} pairs of integers", function()
+    assert.error_matches(function() cnn.conv2d(cnn.zeros(1, 1, 3, 3), cnn.zeros(1, 1, 1, 1), { stride = 1.5 }) end,
+      "conv2d: stride must be an integer or an {h, w} pair of integers, got 1.5")
+    assert.error_matches(function() cnn.conv2d(cnn.zeros(1, 1, 3, 3), cnn.zeros(1, 1, 1, 1), { padding = { 1 } }) end,
+      "conv2d: padding must be a number or an {h, w} pair")
+    assert.error_matches(function() cnn.conv2d(cnn.zeros(1, 1, 3, 3), cnn.zeros(1, 1, 1, 1), { stride = 0 }) end,
+      "conv2d: stride must be positive, got 0")
+    assert.error_matches(function() cnn.max_pool2d(cnn.zeros(1, 1, 4, 4), 2, { ceil_mode = 1 }) end,
+      "max_pool2d: option 'ceil_mode' must be a boolean")
+  end)
+
+  it("check shapes of gradients and weights", function()
+    local x, w = cnn.zeros(1, 2, 4, 4), cnn.zeros(3, 2, 3, 3)
+    assert.error_matches(function() cnn.conv2d_backward(x, w, cnn.zeros(1, 3, 3, 3)) end,
+      "conv2d_backward: grad_output has shape %(1, 3, 3, 3%), expected %(1, 3, 2, 2%)")
+    assert.error_matches(function() cnn.conv2d_backward(x, w, cnn.zeros(1, 3, 2, 2), nil, cnn.zeros(3, 2, 2, 2)) end,
+      "conv2d_backward: grad_weight has shape %(3, 2, 2, 2%), expected %(3, 2, 3, 3%)")
+    assert.error_matches(function() cnn.conv2d(x, cnn.zeros(3, 2, 3)) end, "conv2d: expected a 4%-d weight")
+    assert.error_matches(function() cnn.conv2d(x, w, cnn.zeros(2)) end,
+      "conv2d: bias has 2 elements, expected 3 %(one per output channel%)")
+    assert.error_matches(function() cnn.conv2d(cnn.zeros(1, 4, 4, 4), cnn.zeros(4, 2, 1, 1), { groups = 3 }) end,
+      "input has 4 channels, weight expects 6 %(2 per group x 3 groups%)")
+  end)
+end)
+
+describe("pooling kernels", function()
+  it("max_pool2d returns the maxima and their positions", function()
+    local x = cnn.tensor({ { { 1, 5, 2, 0 }, { 3, 4, 8, 7 }, { 0, 0, 1, 1 }, { 9, 0, 1, 2 } } })
+    local y, idx = cnn.max_pool2d(x, 2)
+    H.assert_tensor(y, { { { 5, 8 }, { 9, 2 } } })
+    H.assert_tensor(idx, { { { 1, 6 }, { 12, 15 } } })
+    local dx = cnn.max_pool2d_backward(x, idx, cnn.ones(1, 2, 2), 2)
+    assert.are.equal(4, dx:sum())
+    assert.are.equal(1, dx:get(1, 1, 2))
+  end)
+
+  it("max_pool2d propagates NaN, as PyTorch", function()
+    local y = cnn.max_pool2d(cnn.tensor({ { { 1, 0 / 0 }, { 3, 2 } } }), 2)
+    assert.is_true(y:item() ~= y:item())
+  end)
+
+  it("avg_pool2d counts padding or not", function()
+    local x = cnn.ones(1, 2, 2)
+    H.assert_tensor(cnn.avg_pool2d(x, 2, { stride = 1, padding = 1 }), { { { 0.25, 0.5, 0.25 }, { 0.5, 1, 0.5 }, { 0.25, 0.5, 0.25 } } })
+    H.assert_tensor(cnn.avg_pool2d(x, 2, { stride = 1, padding = 1, count_include_pad = false }), cnn.ones(1, 3, 3))
+  end)
+
+  it("adaptive_avg_pool2d to 1x1 is the mean of each plane", function()
+    local x = cnn.arange(24):view(2, 3, 4)
+    H.assert_tensor(cnn.adaptive_avg_pool2d(x, 1):view(2), x:view(2, 12):mean(2))
+  end)
+end)
+
+describe("pointwise and loss kernels", function()
+  it("softmax is stable for large inputs and sums to 1", function()
+    local y = cnn.softmax(cnn.tensor({ { 1000, 1001, 1002 }, { -1000, 0, 1000 } }), 2)
+    H.assert_tensor(y:sum(2), { 1, 1 }, 1e-6)
+    H.assert_tensor(cnn.log_softmax(cnn.tensor({ { 1000, 1000 } }), 2), { { -math.log(2), -math.log(2) } }, 1e-6)
+  end)
+
+  it("dropout draws from the seeded generator", function()
+    cnn.seed(31)
+    local a = cnn.dropout(cnn.ones(50), 0.5)
+    cnn.seed(31)
+    assert.is_true(a:equal((cnn.dropout(cnn.ones(50), 0.5))))
+    assert.error_matches(function() cnn.dropout(cnn.ones(2), -0.1) end, "dropout: probability %-0.1 out of range")
+  end)
+
+  it("cross_entropy equals nll_loss of log_softmax", function()
+    cnn.seed(32)
+    local x = cnn.randn(6, 4)
+    local t = { 1, 2, 3, 4, 1, 2 }
+    local a, b = cnn.cross_entropy(x, t), cnn.nll_loss(cnn.log_softmax(x, 2), t)
+    assert.is_true(math.abs(a - b) < 1e-6)
+    assert.error_matches(function() cnn.cross_entropy(x, t, "none") end, "reduction must be 'mean' or 'sum', got 'none'")
+  end)
+end)
