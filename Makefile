@@ -102,13 +102,11 @@ asan: $(B)/asan/cnnlua all
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/$(B)/asan/cnnlua $(B)/asan/cnnlua $(BUSTED) $(SPECS)
 
 # The example scripts under valgrind: no invalid access, no leak.
-VALGRIND_SCRIPTS = examples/tensor_tour.lua
+VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=3
 valgrind: all
-	@for s in $(VALGRIND_SCRIPTS); do \
-	  valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=3 \
-	    ./cnnlua $$s >/dev/null || { echo "valgrind: $$s FAILED"; exit 1; }; \
-	  echo "valgrind: $$s clean"; \
-	done
+	$(VALGRIND) ./cnnlua examples/tensor_tour.lua >/dev/null
+	$(VALGRIND) ./cnnlua examples/lenet.lua 3 >/dev/null
+	@echo "valgrind: no errors, no leaks"
 
 $(B)/bench_gemm: bench/bench_gemm.c $(B)/libcnnlua.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcnnlua.a $(LUA_LIBS) $(DEP_LIBS)

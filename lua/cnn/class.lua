@@ -1,9 +1,14 @@
 -- Classes for nn modules, criteria and optimizers: single inheritance through
 -- __index, instances made by calling the class, and a registry by name so
 -- that cnn.load can restore an object's class without running code from the file.
+local cnn = require "cnn"
+
 local class = {}
 
-local registry = {}
+-- The registry belongs to the cnn module table, so that every copy of this
+-- module loaded with the same cnn (a host may reload modules) shares it.
+local registry = rawget(cnn, "_classes") or {}
+rawset(cnn, "_classes", registry)
 
 -- Metamethods are looked up with rawget, so each class carries its own copy.
 local metamethods = { "__tostring", "__len", "__call", "__concat", "__eq", "__close" }
