@@ -36,7 +36,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
   LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
-.PHONY: all deps test asan valgrind bench clean
+.PHONY: all deps test asan valgrind bench fixtures clean
 all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
 
 # Installs the missing Debian packages (as root), or says what to run.
@@ -113,6 +113,10 @@ $(B)/bench_gemm: bench/bench_gemm.c $(B)/libcnnlua.a
 
 bench: all $(B)/bench_gemm
 	$(B)/bench_gemm
+
+# The PyTorch reference values the specs compare against (committed; CI needs no PyTorch).
+fixtures:
+	/usr/bin/python3 spec/fixtures/generate.py
 
 clean:
 	rm -rf $(B) cnnlua
