@@ -11,19 +11,22 @@ OPT        ?= -O3
 LUA_PC     ?= lua5.4
 LUA_INCDIR ?= $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PC) 2>/dev/null | sed 's/-I//;s/ *$$//')
 LUA_LIBS   ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
-DEP_CFLAGS  = $(shell $(PKG_CONFIG) --cflags openblas libpng zlib 2>/dev/null)
-DEP_LIBS    = $(shell $(PKG_CONFIG) --libs openblas libpng zlib 2>/dev/null) -lm
+DEP_CFLAGS  = $(shell $(PKG_CONFIG) --cflags openblas libpng zlib libdeflate 2>/dev/null)
+DEP_LIBS    = $(shell $(PKG_CONFIG) --libs openblas libpng zlib libdeflate 2>/dev/null) -lm
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS ?= -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDIR) $(DEP_CFLAGS)
 
 # The Debian packages the build and the tests need (`make deps` installs them).
-DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev lua-busted pkg-config valgrind
+DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev lua-busted pkg-config valgrind \
+       dataset-fashion-mnist
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
-           core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c
-BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c
+           core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
+           core/idx.c core/png.c core/image.c
+BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c \
+           core/lcnn_data.c
 LIB_SRC  = $(CORE_SRC) $(BIND_SRC)
 HEADERS  = $(wildcard core/*.h)
 LUA_SRC  = $(sort $(shell find lua -name '*.lua'))

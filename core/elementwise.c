@@ -166,3 +166,12 @@ bool cnn_allclose(cnn_tensor *a, cnn_tensor *b, double rtol, double atol) {
   cnn_foreach(2, ops, close_row, &c);
   return c.close;
 }
+
+void cnn_index_select(cnn_tensor *out, const cnn_tensor *in, int dim, const int64_t *idx, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    cnn_tensor src = *in, dst = *out;
+    cnn_tensor_select(&src, dim, idx[i]);
+    cnn_tensor_select(&dst, dim, i);
+    cnn_copy(&dst, &src);
+  }
+}

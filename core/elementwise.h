@@ -33,6 +33,11 @@ void cnn_binary_scalar(cnn_tensor *out, cnn_tensor *a, float s, cnn_binop op, bo
 /* t += alpha * u */
 void cnn_axpy(cnn_tensor *t, float alpha, cnn_tensor *u);
 
+/* out = in with dimension dim (0-based) indexed by idx (n entries, each
+ * 0 <= idx[i] < in->shape[dim], checked by the caller); out has in's shape
+ * with n at dim. */
+void cnn_index_select(cnn_tensor *out, const cnn_tensor *in, int dim, const int64_t *idx, int64_t n);
+
 /* Whether |a - b| <= atol + rtol * |b| everywhere (NaN is never close). */
 bool cnn_allclose(cnn_tensor *a, cnn_tensor *b, double rtol, double atol);
 

@@ -3,8 +3,10 @@
  * tensor (seed, threads, clock, version), and the C embedding calls declared
  * in cnnlua.h.
  */
+#include <signal.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cnnlua.h"
 #include "elementwise.h"
@@ -58,7 +60,71 @@ static int f_clock(lua_State *L) {
   return 1;
 }
 
+/* The generator's state as a string, to store in checkpoints. */
+static int f_get_rng_state(lua_State *L) {
+  cnn_rng *r = lcnn_rng(L);
+  lua_pushlstring(L, (const char *)r->s, sizeof r->s);
+  return 1;
+}
+
+static int f_set_rng_state(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  cnn_rng *r = lcnn_rng(L);
+  if (len != sizeof r->s) lcnn_error(L, "set_rng_state", "expected a state of %zu bytes, got %zu", sizeof r->s, len);
+  memcpy(r->s, s, sizeof r->s);
+  return 0;
+}
+
+/* Whether standard input (0), output (1) or error (2) is a terminal. */
+static int f_isatty(lua_State *L) {
+  lua_Integer fd = luaL_optinteger(L, 1, 1);
+  lua_pushboolean(L, fd >= 0 && fd <= 2 && isatty((int)fd));
+  return 1;
+}
+
+/* Ctrl-C as a polled flag, for loops that stop cleanly at a safe point:
+ * cnn.catch_interrupt(true) installs the handler (false restores the previous
+ * one); cnn.interrupted() tells whether Ctrl-C was pressed since the last
+ * call. The handler is process-wide, as signal handlers are. */
+static volatile sig_atomic_t interrupt_flag;
+static struct sigaction previous_sigint;
+static bool catching;
+
+static void on_interrupt(int sig) {
+  (void)sig;
+  interrupt_flag = 1;
+}
+
+static int f_catch_interrupt(lua_State *L) {
+  bool on = lua_isnone(L, 1) || lua_toboolean(L, 1);
+  if (on && !catching) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &previous_sigint);
+    interrupt_flag = 0;
+    catching = true;
+  } else if (!on && catching) {
+    sigaction(SIGINT, &previous_sigint, NULL);
+    catching = false;
+  }
+  return 0;
+}
+
+static int f_interrupted(lua_State *L) {
+  lua_pushboolean(L, interrupt_flag != 0);
+  interrupt_flag = 0;
+  return 1;
+}
+
 static const luaL_Reg functions[] = {{"seed", f_seed},
+                                     {"get_rng_state", f_get_rng_state},
+                                     {"set_rng_state", f_set_rng_state},
+                                     {"isatty", f_isatty},
+                                     {"catch_interrupt", f_catch_interrupt},
+                                     {"interrupted", f_interrupted},
                                      {"set_num_threads", f_set_num_threads},
                                      {"get_num_threads", f_get_num_threads},
                                      {"clock", f_clock},
@@ -97,6 +163,7 @@ int luaopen_cnn(lua_State *L) {
   lcnn_open_conv(L);
   lcnn_open_func(L);
   lcnn_open_io(L);
+  lcnn_open_data(L);
   /* the Lua half: lazy submodules (cnn.nn, cnn.optim, ...) and save/load */
   lua_getfield(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_getfield(L, -1, "cnn.setup");

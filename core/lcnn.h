@@ -70,5 +70,6 @@ void lcnn_open_math(lua_State *L);
 void lcnn_open_conv(lua_State *L);
 void lcnn_open_func(lua_State *L);
 void lcnn_open_io(lua_State *L);
+void lcnn_open_data(lua_State *L);
 
 #endif

@@ -1,0 +1,117 @@
+-- cnn.data: IDX files, Fashion-MNIST, and a batching loader with seeded
+-- shuffling and augmentation (docs/data.md).
+local cnn = require "cnn"
+
+local data = {}
+
+data.transforms = require "cnn.data.transforms"
+
+-- Where Debian's dataset-fashion-mnist package installs the data set.
+data.FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+data.fashion_mnist_classes = { "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+  "Bag", "Ankle boot" }
+
+-- An IDX file (plain or gzip-compressed) as a float tensor of its shape.
+function data.idx(path)
+  if type(path) ~= "string" then error("idx: path must be a string, got " .. type(path), 2) end
+  return cnn.read_idx(path)
+end
+
+local function exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- train, test: {images = N x 1 x 28 x 28 in [0, 1], labels = N labels in 1..10, classes = names}
+function data.fashion_mnist(dir)
+  dir = dir or data.FASHION_MNIST_DIR
+  local function find(base)
+    for _, name in ipairs({ base .. ".gz", base }) do
+      if exists(dir .. "/" .. name) then return dir .. "/" .. name end
+    end
+    error(string.format("fashion_mnist: %s(.gz) not found in %s; Fashion-MNIST comes with Debian's "
+      .. "dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), or pass the directory "
+      .. "that holds its files", base, dir), 0)
+  end
+  local function load(prefix)
+    local ipath, lpath = find(prefix .. "-images-idx3-ubyte"), find(prefix .. "-labels-idx1-ubyte")
+    local images, labels = data.idx(ipath), data.idx(lpath)
+    if images:dim() ~= 3 then
+      error(string.format("fashion_mnist: %s holds shape (%s), expected N x H x W images", ipath,
+        table.concat(images:shape(), ", ")), 0)
+    end
+    if labels:dim() ~= 1 or labels:size(1) ~= images:size(1) then
+      error(string.format("fashion_mnist: %s holds %s labels for %d images in %s", lpath,
+        table.concat(labels:shape(), " x "), images:size(1), ipath), 0)
+    end
+    if labels:numel() > 0 and (labels:min() < 0 or labels:max() > 9) then
+      error(string.format("fashion_mnist: %s holds labels outside 0..9", lpath), 0)
+    end
+    return {
+      images = images:view(images:size(1), 1, images:size(2), images:size(3)):div_(255),
+      labels = labels:add_(1),
+      classes = data.fashion_mnist_classes,
+    }
+  end
+  return load("train"), load("t10k")
+end
+
+local Loader = {}
+Loader.__index = Loader
+
+local loader_keys = { batch_size = true, shuffle = true, drop_last = true, transform = true }
+
+-- Batches of a set {images = N x ..., labels = N}: for images, labels in L:iter() do ... end
+function data.loader(set, opts)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not loader_keys[k] then error("loader: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if type(set) ~= "table" or not cnn.is_tensor(set.images) or not cnn.is_tensor(set.labels) then
+    error("loader: expected a set {images = tensor, labels = tensor}", 2)
+  end
+  local n = set.images:size(1)
+  if set.labels:dim() ~= 1 or set.labels:size(1) ~= n then
+    error(string.format("loader: %d images but %d labels", n, set.labels:numel()), 2)
+  end
+  local bs = opts.batch_size or 64
+  if math.type(bs) ~= "integer" or bs < 1 then error("loader: batch_size must be a positive integer", 2) end
+  if opts.transform ~= nil and type(opts.transform) ~= "function" then
+    error("loader: transform must be a function", 2)
+  end
+  return setmetatable({ set = set, n = n, batch_size = bs, shuffle = opts.shuffle == true,
+    drop_last = opts.drop_last == true, transform = opts.transform }, Loader)
+end
+
+function Loader:__len()
+  if self.drop_last then return self.n // self.batch_size end
+  return (self.n + self.batch_size - 1) // self.batch_size
+end
+
+-- One epoch. With shuffle, each call draws a new order from the library's
+-- generator. opts.skip skips that many batches (after drawing the order), for
+-- resuming inside an epoch.
+function Loader:iter(opts)
+  local order = self.shuffle and cnn.randperm(self.n) or nil
+  local b, count = opts and opts.skip or 0, #self
+  local images, labels = self.set.images, self.set.labels
+  return function()
+    b = b + 1
+    if b > count then return nil end
+    local first = (b - 1) * self.batch_size + 1
+    local size = math.min(self.batch_size, self.n - first + 1)
+    local x, y
+    if order then
+      local idx = order:narrow(1, first, size)
+      x, y = images:index_select(1, idx), labels:index_select(1, idx)
+    else
+      x, y = images:narrow(1, first, size), labels:narrow(1, first, size)
+    end
+    if self.transform then x = self.transform(x) end
+    return x, y
+  end
+end
+
+return data
