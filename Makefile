@@ -12,7 +12,7 @@ LUA_PC     ?= lua5.4
 LUA_INCDIR ?= $(shell $(PKG_CONFIG) --cflags-only-I $(LUA_PC) 2>/dev/null | sed 's/-I//;s/ *$$//')
 LUA_LIBS   ?= $(shell $(PKG_CONFIG) --libs $(LUA_PC) 2>/dev/null)
 DEP_CFLAGS  = $(shell $(PKG_CONFIG) --cflags openblas libpng zlib libdeflate 2>/dev/null)
-DEP_LIBS    = $(shell $(PKG_CONFIG) --libs openblas libpng zlib libdeflate 2>/dev/null) -lm
+DEP_LIBS    = $(shell $(PKG_CONFIG) --libs openblas libpng zlib libdeflate 2>/dev/null) -lm -lpthread
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS ?= -g
@@ -24,7 +24,7 @@ DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
            core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
-           core/idx.c core/png.c core/image.c
+           core/idx.c core/png.c core/image.c core/parallel.c
 BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c \
            core/lcnn_data.c
 LIB_SRC  = $(CORE_SRC) $(BIND_SRC)

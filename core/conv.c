@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "im2col.h"
+#include "parallel.h"
 
 cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], const int64_t w_shape[4],
                                 int64_t bias_len, bool has_bias, const int64_t stride[2],
@@ -57,8 +58,21 @@ static bool direct_1x1(const cnn_conv2d_geom *g) {
   return g->R == 1 && g->S == 1 && g->stride[0] == 1 && g->stride[1] == 1 && g->pad[0] == 0 && g->pad[1] == 0;
 }
 
-int64_t cnn_conv2d_col_size(const cnn_conv2d_geom *g) {
+static int64_t col_size(const cnn_conv2d_geom *g) {
   return direct_1x1(g) ? 0 : g->C / g->G * g->R * g->S * g->P * g->Q;
+}
+
+/* Threads the loops over images will use. */
+static int threads_for(const cnn_conv2d_geom *g) {
+  int t = cnn_parallel_threads();
+  return g->N < t ? (int)(g->N > 0 ? g->N : 1) : t;
+}
+
+/* Per thread: one column matrix, and (for the weight gradient) one private
+ * gradient buffer for every thread but the first. */
+int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g) {
+  int t = cnn_parallel_threads();
+  return t * col_size(g) + (t - 1) * g->K * (g->C / g->G) * g->R * g->S;
 }
 
 /* The unfolding of channels [c0, c0 + C/G) of one image. */
@@ -76,34 +90,51 @@ static const float *columns(const cnn_conv2d_geom *g, const float *inp, int64_t 
   return col;
 }
 
-void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *col) {
+/* What the per-image loops share. */
+typedef struct {
+  const cnn_conv2d_geom *g;
+  const float *inp, *weight, *bias, *dout;
+  float *out, *dinp, *dweight, *work;
+} conv_job;
+
+static void forward_images(void *ctx, int64_t n0, int64_t n1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, CRS = g->C / g->G * g->R * g->S, PQ = g->P * g->Q;
-  for (int64_t n = 0; n < g->N; n++) {
-    const float *x = inp + n * g->C * g->H * g->W;
-    float *y = out + n * g->K * PQ;
+  float *col = j->work + thread * col_size(g);
+  for (int64_t n = n0; n < n1; n++) {
+    const float *x = j->inp + n * g->C * g->H * g->W;
+    float *y = j->out + n * g->K * PQ;
     for (int64_t gr = 0; gr < g->G; gr++) {
       const float *c = columns(g, x, gr, col);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kg, (int)PQ, (int)CRS, 1.0f,
-                  weight + gr * Kg * CRS, (int)CRS, c, (int)PQ, 0.0f, y + gr * Kg * PQ, (int)PQ);
+                  j->weight + gr * Kg * CRS, (int)CRS, c, (int)PQ, 0.0f, y + gr * Kg * PQ, (int)PQ);
     }
-    if (bias)
+    if (j->bias)
       for (int64_t k = 0; k < g->K; k++)
-        for (int64_t i = 0; i < PQ; i++) y[k * PQ + i] += bias[k];
+        for (int64_t i = 0; i < PQ; i++) y[k * PQ + i] += j->bias[k];
   }
 }
 
-void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
-                               float *col) {
+void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
+                        float *out, float *work) {
+  conv_job j = {g, inp, weight, bias, NULL, out, NULL, NULL, work};
+  cnn_parallel_for(g->N, 1, forward_images, &j);
+}
+
+static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
   cnn_patch_geom pg = patch_geom(g);
-  for (int64_t n = 0; n < g->N; n++) {
-    const float *dy = dout + n * g->K * PQ;
-    float *dx = dinp + n * g->C * HW;
+  float *col = j->work + thread * col_size(g);
+  for (int64_t n = n0; n < n1; n++) {
+    const float *dy = j->dout + n * g->K * PQ;
+    float *dx = j->dinp + n * g->C * HW;
     for (int64_t gr = 0; gr < g->G; gr++) {
       float *target = direct_1x1(g) ? dx + gr * Cg * HW : col;
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CRS, (int)PQ, (int)Kg, 1.0f,
-                  weight + gr * Kg * CRS, (int)CRS, dy + gr * Kg * PQ, (int)PQ, 0.0f, target, (int)PQ);
+                  j->weight + gr * Kg * CRS, (int)CRS, dy + gr * Kg * PQ, (int)PQ, 0.0f, target, (int)PQ);
       if (!direct_1x1(g)) {
         memset(dx + gr * Cg * HW, 0, (size_t)(Cg * HW) * sizeof(float));
         cnn_col2im(&pg, col, dx + gr * Cg * HW);
@@ -112,24 +143,52 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
   }
 }
 
-void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
-                                float *dbias, float *col) {
+void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
+                               float *work) {
+  conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work};
+  cnn_parallel_for(g->N, 1, backward_input_images, &j);
+}
+
+/* Thread 0 accumulates into dweight itself, the others into private buffers
+ * (zeroed here) that are added in afterwards. */
+static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, CRS = g->C / g->G * g->R * g->S, PQ = g->P * g->Q;
-  for (int64_t n = 0; n < g->N; n++) {
-    const float *x = inp + n * g->C * g->H * g->W;
-    const float *dy = dout + n * g->K * PQ;
-    for (int64_t gr = 0; gr < g->G && dweight; gr++) {
+  int64_t wsize = g->K * CRS;
+  float *col = j->work + thread * col_size(g);
+  float *dw = thread == 0 ? j->dweight : j->work + cnn_parallel_threads() * col_size(g) + (thread - 1) * wsize;
+  if (thread > 0) memset(dw, 0, (size_t)wsize * sizeof(float));
+  for (int64_t n = n0; n < n1; n++) {
+    const float *x = j->inp + n * g->C * g->H * g->W;
+    const float *dy = j->dout + n * g->K * PQ;
+    for (int64_t gr = 0; gr < g->G; gr++) {
       const float *c = columns(g, x, gr, col);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)CRS, (int)PQ, 1.0f,
-                  dy + gr * Kg * PQ, (int)PQ, c, (int)PQ, 1.0f, dweight + gr * Kg * CRS, (int)CRS);
+                  dy + gr * Kg * PQ, (int)PQ, c, (int)PQ, 1.0f, dw + gr * Kg * CRS, (int)CRS);
     }
-    if (dbias)
-      for (int64_t k = 0; k < g->K; k++) {
-        double s = 0;
-        for (int64_t i = 0; i < PQ; i++) s += dy[k * PQ + i];
-        dbias[k] += (float)s;
-      }
   }
+}
+
+void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
+                                float *dbias, float *work) {
+  int64_t PQ = g->P * g->Q;
+  if (dweight) {
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work};
+    int used = threads_for(g);
+    cnn_parallel_for(g->N, 1, backward_weight_images, &j);
+    int64_t wsize = g->K * (g->C / g->G) * g->R * g->S;
+    const float *priv = work + cnn_parallel_threads() * col_size(g);
+    for (int t = 1; t < used; t++)
+      for (int64_t i = 0; i < wsize; i++) dweight[i] += priv[(t - 1) * wsize + i];
+  }
+  if (dbias)
+    for (int64_t k = 0; k < g->K; k++) {
+      double s = 0;
+      for (int64_t n = 0; n < g->N; n++)
+        for (int64_t i = 0; i < PQ; i++) s += dout[(n * g->K + k) * PQ + i];
+      dbias[k] += (float)s;
+    }
 }
 
 /* ---- naive twins: one multiply-add per iteration of a direct loop nest ---- */

@@ -9,9 +9,11 @@
  * P = (H + 2*pad_h - dil_h*(R-1) - 1) / stride_h + 1, and likewise Q.
  *
  * The fast path unfolds each image into columns (im2col.h) and multiplies by
- * the weights with sgemm; a naive direct loop nest is kept beside it as the
- * reference the specs compare against. Kernels never allocate: the caller
- * passes the column workspace (cnn_conv2d_col_size floats).
+ * the weights with sgemm; images are split across the library's threads
+ * (parallel.h). A naive direct loop nest is kept beside it as the reference
+ * the specs compare against. Kernels never allocate: the caller passes a
+ * workspace of cnn_conv2d_workspace_size floats (per-thread columns, and
+ * per-thread weight gradients for backward).
  */
 #ifndef CNN_CONV_H
 #define CNN_CONV_H
@@ -29,18 +31,18 @@ cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], 
                                 int64_t bias_len, bool has_bias, const int64_t stride[2],
                                 const int64_t pad[2], const int64_t dil[2], int64_t groups, cnn_error *err);
 
-/* Floats of column workspace the im2col path needs (0 when it reads the input directly). */
-int64_t cnn_conv2d_col_size(const cnn_conv2d_geom *g);
+/* Floats of workspace the fast kernels need with the current thread count. */
+int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g);
 
 /* out = conv(inp, weight) + bias */
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *col);
+                        float *out, float *work);
 /* dinp = d loss / d inp (overwritten) */
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
-                               float *col);
+                               float *work);
 /* dweight += d loss / d weight; dbias += d loss / d bias (either may be NULL) */
 void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
-                                float *dbias, float *col);
+                                float *dbias, float *work);
 
 /* The naive twins: direct loop nests, same contracts (no workspace). */
 void cnn_conv2d_forward_naive(const cnn_conv2d_geom *g, const float *inp, const float *weight,

@@ -9,6 +9,8 @@
 #include <cblas.h>
 #include <limits.h>
 
+#include "parallel.h"
+
 /* Layout of one operand for row-major sgemm: transposed or not, and its
  * leading dimension. Strides of dimensions of size 1 are never used, so they
  * may be anything. */
@@ -58,11 +60,9 @@ void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
   }
 }
 
-static int num_threads = 0; /* 0: not set yet, OpenBLAS's own default */
-
 void cnn_set_num_threads(int n) {
-  num_threads = n;
-  openblas_set_num_threads(n);
+  cnn_parallel_set_threads(n);
+  openblas_set_num_threads(cnn_parallel_threads());
 }
 
-int cnn_get_num_threads(void) { return num_threads ? num_threads : openblas_get_num_threads(); }
+int cnn_get_num_threads(void) { return cnn_parallel_threads(); }

@@ -91,7 +91,7 @@ static int conv_forward(lua_State *L, bool naive, const char *fname) {
   if (lcnn_totensor(L, 3)) b_idx = 3, opts_idx = 4;
   else if (lua_isnil(L, 3)) opts_idx = 4;
   conv_call c = conv_setup(L, b_idx, opts_idx, fname);
-  float *col = naive ? NULL : workspace(L, cnn_conv2d_col_size(&c.g), fname);
+  float *col = naive ? NULL : workspace(L, cnn_conv2d_workspace_size(&c.g), fname);
   float *out = cnn_tensor_data(new_image(L, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
   const float *bias = c.b ? cnn_tensor_data(c.b) : NULL;
   if (naive) cnn_conv2d_forward_naive(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out);
@@ -118,7 +118,7 @@ static int conv_backward(lua_State *L, bool naive, const char *fname) {
     check_shape(L, gb, 1, &K, "grad_bias", fname);
     db = cnn_tensor_data(gb);
   }
-  float *col = naive ? NULL : workspace(L, cnn_conv2d_col_size(&c.g), fname);
+  float *col = naive ? NULL : workspace(L, cnn_conv2d_workspace_size(&c.g), fname);
   if (dw || db) {
     if (naive) cnn_conv2d_backward_params_naive(&c.g, cnn_tensor_data(c.x), dy, dw, db);
     else cnn_conv2d_backward_params(&c.g, cnn_tensor_data(c.x), dy, dw, db, col);

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "parallel.h"
+
 static int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil, bool ceil_mode) {
   int64_t span = in + 2 * pad - dil * (k - 1) - 1;
   if (span < 0) return 0;
@@ -37,31 +39,57 @@ cnn_status cnn_pool2d_geom_init(cnn_pool2d_geom *g, const int64_t inp_shape[4], 
   return CNN_OK;
 }
 
-void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
+/* Taps i in [*lo, *hi) of a window starting at start (stride dil) that fall inside [0, size). */
+static void taps(int64_t start, int64_t k, int64_t dil, int64_t size, int64_t *lo, int64_t *hi) {
+  *lo = start < 0 ? (-start + dil - 1) / dil : 0;
+  int64_t end = size - start <= 0 ? 0 : (size - start + dil - 1) / dil;
+  *hi = end < k ? end : k;
+}
+
+typedef struct {
+  const cnn_pool2d_geom *g;
+  const float *inp;
+  float *out, *idx;
+} max_job;
+
+static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
+  (void)thread;
+  const max_job *j = ctx;
+  const cnn_pool2d_geom *g = j->g;
   int64_t HW = g->H * g->W, PQ = g->P * g->Q;
-  for (int64_t plane = 0; plane < g->N * g->C; plane++) {
-    const float *x = inp + plane * HW;
-    for (int64_t p = 0; p < g->P; p++)
+  for (int64_t plane = first; plane < last; plane++) {
+    const float *x = j->inp + plane * HW;
+    for (int64_t p = 0; p < g->P; p++) {
+      int64_t hs = p * g->stride[0] - g->pad[0], i0, i1;
+      taps(hs, g->k[0], g->dil[0], g->H, &i0, &i1);
       for (int64_t q = 0; q < g->Q; q++) {
+        int64_t ws = q * g->stride[1] - g->pad[1], j0, j1;
+        taps(ws, g->k[1], g->dil[1], g->W, &j0, &j1);
         float best = -INFINITY;
         int64_t at = -1;
-        for (int64_t i = 0; i < g->k[0]; i++) {
-          int64_t h = p * g->stride[0] - g->pad[0] + i * g->dil[0];
-          if (h < 0 || h >= g->H) continue;
-          for (int64_t j = 0; j < g->k[1]; j++) {
-            int64_t w = q * g->stride[1] - g->pad[1] + j * g->dil[1];
-            if (w < 0 || w >= g->W) continue;
-            float v = x[h * g->W + w];
-            if (at < 0 || v > best || (isnan(v) && !isnan(best))) {
-              best = v;
-              at = h * g->W + w;
-            }
-          }
+        if (i0 < i1 && j0 < j1) {
+          at = (hs + i0 * g->dil[0]) * g->W + ws + j0 * g->dil[1];
+          best = x[at];
         }
-        out[plane * PQ + p * g->Q + q] = best;
-        idx[plane * PQ + p * g->Q + q] = (float)at;
+        for (int64_t i = i0; i < i1; i++)
+          for (int64_t jj = j0; jj < j1; jj++) {
+            int64_t pos = (hs + i * g->dil[0]) * g->W + ws + jj * g->dil[1];
+            float v = x[pos];
+            /* a larger value, or the first NaN; selects rather than branches */
+            bool take = (v > best) | ((v != v) & (best == best));
+            best = take ? v : best;
+            at = take ? pos : at;
+          }
+        j->out[plane * PQ + p * g->Q + q] = best;
+        j->idx[plane * PQ + p * g->Q + q] = (float)at;
       }
+    }
   }
+}
+
+void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
+  max_job j = {g, inp, out, idx};
+  cnn_parallel_for(g->N * g->C, 1, max_planes, &j);
 }
 
 void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {

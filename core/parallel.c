@@ -1,0 +1,112 @@
+/*
+ * parallel.c: a fork-join pool on pthreads (see parallel.h). Work is handed
+ * out by bumping a generation number under a mutex and broadcasting; each
+ * worker runs its range and counts itself done. A loop started inside a
+ * range, or while another thread of the host program owns the pool, runs
+ * serially in the calling thread.
+ */
+#include "parallel.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t wake, done;
+  int threads;  /* threads loops use, the caller included */
+  bool busy;    /* a loop owns the workers */
+  int started;  /* workers created so far */
+  unsigned long generation;
+  int active, remaining; /* threads in the current loop; workers not yet finished */
+  cnn_range_fn fn;
+  void *ctx;
+  int64_t n;
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0, 0, 0, 0, 0, 0, 0};
+
+static __thread bool inside; /* this thread is running a range */
+
+static void range_of(int64_t n, int parts, int i, int64_t *begin, int64_t *end) {
+  *begin = n * i / parts;
+  *end = n * (i + 1) / parts;
+}
+
+static void *worker(void *arg) {
+  int id = (int)(intptr_t)arg;
+  unsigned long seen = 0;
+  pthread_mutex_lock(&pool.lock);
+  for (;;) {
+    while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    seen = pool.generation;
+    if (id >= pool.active) continue;
+    cnn_range_fn fn = pool.fn;
+    void *ctx = pool.ctx;
+    int64_t begin, end;
+    range_of(pool.n, pool.active, id, &begin, &end);
+    pthread_mutex_unlock(&pool.lock);
+    inside = true;
+    fn(ctx, begin, end, id);
+    inside = false;
+    pthread_mutex_lock(&pool.lock);
+    if (--pool.remaining == 0) pthread_cond_signal(&pool.done);
+  }
+  return NULL;
+}
+
+int cnn_parallel_threads(void) {
+  if (pool.threads == 0) {
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    pool.threads = cores < 1 ? 1 : cores > CNN_MAX_THREADS ? CNN_MAX_THREADS : (int)cores;
+  }
+  return pool.threads;
+}
+
+void cnn_parallel_set_threads(int n) {
+  pool.threads = n < 1 ? 1 : n > CNN_MAX_THREADS ? CNN_MAX_THREADS : n;
+}
+
+void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
+  int parts = cnn_parallel_threads();
+  if (grain < 1) grain = 1;
+  if (parts > n / grain) parts = (int)(n / grain);
+  if (parts < 2 || inside) {
+    if (n > 0) fn(ctx, 0, n, 0);
+    return;
+  }
+  pthread_mutex_lock(&pool.lock);
+  if (pool.busy) {
+    pthread_mutex_unlock(&pool.lock);
+    fn(ctx, 0, n, 0);
+    return;
+  }
+  pool.busy = true;
+  while (pool.started < parts - 1) { /* workers 1 .. parts-1, created on first need */
+    pthread_t t;
+    if (pthread_create(&t, NULL, worker, (void *)(intptr_t)(pool.started + 1)) != 0) break;
+    pthread_detach(t);
+    pool.started++;
+  }
+  if (parts > pool.started + 1) parts = pool.started + 1;
+  /* OpenBLAS runs single-threaded inside the loop: the cores are taken */
+  int blas = openblas_get_num_threads();
+  if (blas > 1) openblas_set_num_threads(1);
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.n = n;
+  pool.active = parts;
+  pool.remaining = parts - 1;
+  pool.generation++;
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.lock);
+  int64_t begin, end;
+  range_of(n, parts, 0, &begin, &end);
+  inside = true;
+  fn(ctx, begin, end, 0);
+  inside = false;
+  pthread_mutex_lock(&pool.lock);
+  while (pool.remaining > 0) pthread_cond_wait(&pool.done, &pool.lock);
+  if (blas > 1) openblas_set_num_threads(blas);
+  pool.busy = false;
+  pthread_mutex_unlock(&pool.lock);
+}
