@@ -39,7 +39,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
   LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
-.PHONY: all deps test asan valgrind bench fixtures clean
+.PHONY: all deps test train asan valgrind bench fixtures clean
 all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
 
 # Installs the missing Debian packages (as root), or says what to run.
@@ -95,6 +95,11 @@ cnnlua: $(B)/obj/cnnlua.o $(B)/libcnnlua.a
 
 $(B)/asan/cnnlua: $(B)/asan/cnnlua.o $(ASAN_OBJ)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LUA_LIBS) $(DEP_LIBS)
+
+# The product's main job: train the default network on Fashion-MNIST
+# (TRAIN_ARGS passes options: make train TRAIN_ARGS="--model cnn --augment").
+train: all
+	./cnnlua examples/train.lua $(TRAIN_ARGS)
 
 test: all
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/cnnlua $(LUA) $(BUSTED) $(SPECS)

@@ -17,9 +17,25 @@ function image.save(path, t)
   cnn.write_png(path, t)
 end
 
--- Bilinear resampling of a C x H x W image or N x C x H x W batch to h x w.
-function image.resize(t, h, w)
-  return cnn.resize_bilinear(t, h, w)
+-- Resampling of a C x H x W image or N x C x H x W batch to h x w: bilinear
+-- (as PyTorch's interpolate with align_corners = false), or "nearest"
+-- (PyTorch's nearest: source index floor(i * in / out)).
+function image.resize(t, h, w, mode)
+  if mode == nil or mode == "bilinear" then return cnn.resize_bilinear(t, h, w) end
+  if mode ~= "nearest" then error("image.resize: mode must be 'bilinear' or 'nearest', got " .. tostring(mode), 2) end
+  if not cnn.is_tensor(t) or (t:dim() ~= 3 and t:dim() ~= 4) then
+    error("image.resize: expected a C x H x W image or an N x C x H x W batch", 2)
+  end
+  if math.type(h) ~= "integer" or math.type(w) ~= "integer" or h < 1 or w < 1 then
+    error("image.resize: size must be positive integers", 2)
+  end
+  local function rows(out, size)
+    local idx = {}
+    for i = 1, out do idx[i] = (i - 1) * size // out + 1 end
+    return idx
+  end
+  local d = t:dim()
+  return t:index_select(d - 1, rows(h, t:size(d - 1))):index_select(d, rows(w, t:size(d)))
 end
 
 -- Tiles images into one C x H x W picture, nrow images per row (8), with
