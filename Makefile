@@ -3,6 +3,12 @@
 # Paths and tools may be overridden: make PREFIX=/opt/cnnlua LUA_INCDIR=...
 
 PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+INCDIR     ?= $(PREFIX)/include
+LIBDIR     ?= $(PREFIX)/lib
+LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+VERSION     = 0.1.0
 CC         ?= cc
 PKG_CONFIG ?= pkg-config
 LUA        ?= lua5.4
@@ -20,12 +26,13 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDI
 
 # The Debian packages the build and the tests need (`make deps` installs them).
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev lua-busted pkg-config valgrind \
-       dataset-fashion-mnist
+       luarocks dataset-fashion-mnist
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
            core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
-           core/idx.c core/png.c core/image.c core/parallel.c
+           core/idx.c core/pngio.c core/image.c core/parallel.c
 BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c \
+           core/lcnn_host.c \
            core/lcnn_data.c
 LIB_SRC  = $(CORE_SRC) $(BIND_SRC)
 HEADERS  = $(wildcard core/*.h)
@@ -39,8 +46,11 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
   LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
-.PHONY: all deps test train asan valgrind bench fixtures clean
-all: cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
+.PHONY: all deps test train asan valgrind bench fixtures clean module examples tsan install install-module uninstall
+all: $(B)/.deps cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
+
+# The Lua C module alone (what the rockspec builds; no dependency check).
+module: $(B)/cnn.so
 
 # Installs the missing Debian packages (as root), or says what to run.
 deps:
@@ -60,19 +70,21 @@ deps:
 $(B)/.deps:
 	@$(MAKE) --no-print-directory deps
 
-$(B)/obj/%.o: core/%.c $(HEADERS) | $(B)/.deps
+$(B)/obj/%.o: core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/asan/%.o: core/%.c $(HEADERS) | $(B)/.deps
+$(B)/asan/%.o: core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -O1 $(ASAN_FLAGS) -c $< -o $@
 
 # The Lua half of the library, compiled in (see core/lcnn_embed.h).
-$(B)/embed.c: tools/embed.lua $(LUA_SRC) | $(B)/.deps
+$(B)/embed.c: tools/embed.lua $(LUA_SRC)
+	@mkdir -p $(B)
 	$(LUA) tools/embed.lua $@ $(LUA_SRC)
 
 $(B)/obj/embed.o: $(B)/embed.c core/lcnn_embed.h
+	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icore -c $< -o $@
 
 $(B)/asan/embed.o: $(B)/embed.c core/lcnn_embed.h
@@ -86,6 +98,14 @@ $(B)/libcnnlua.a: $(LIB_OBJ)
 # module must not link Lua at all (the interpreter that loads it provides it).
 $(B)/libcnnlua.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libcnnlua.so.0 -o $@ $^ $(LUA_LIBS) $(DEP_LIBS)
+	ln -sf libcnnlua.so $(B)/libcnnlua.so.0
+
+$(B)/cnnlua.pc: Makefile
+	@mkdir -p $(B)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	  'Name: cnnlua' 'Description: Lua-scriptable neural-network runtime' 'Version: $(VERSION)' \
+	  'Requires: $(LUA_PC)' 'Libs: -L$${libdir} -lcnnlua' \
+	  'Libs.private: $(DEP_LIBS)' 'Cflags: -I$${includedir}' > $@
 
 $(B)/cnn.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(DEP_LIBS)
@@ -101,11 +121,30 @@ $(B)/asan/cnnlua: $(B)/asan/cnnlua.o $(ASAN_OBJ)
 train: all
 	./cnnlua examples/train.lua $(TRAIN_ARGS)
 
-test: all
+# The C host programs of examples/embed, linked against the shared library.
+EMBED_FLAGS = -Icore -I$(LUA_INCDIR) $(DEP_CFLAGS)
+EMBED_LIBS  = -L$(B) -Wl,-rpath,$(CURDIR)/$(B) -lcnnlua $(LUA_LIBS) -lm -lpthread
+examples: $(B)/examples/classify $(B)/examples/threads
+
+$(B)/examples/%: examples/embed/%.c $(B)/libcnnlua.so core/cnnlua.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) $(EMBED_FLAGS) -o $@ $< $(EMBED_LIBS) $(shell $(PKG_CONFIG) --libs libpng)
+
+# The two-thread example with the whole library under ThreadSanitizer.
+TSAN_FLAGS = -fsanitize=thread -g -O1
+$(B)/tsan/threads: examples/embed/threads.c $(LIB_SRC) $(B)/embed.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE $(TSAN_FLAGS) $(WARN) -Icore -I$(LUA_INCDIR) $(DEP_CFLAGS) -o $@ \
+	  examples/embed/threads.c $(LIB_SRC) $(B)/embed.c $(LUA_LIBS) $(DEP_LIBS)
+
+tsan: $(B)/tsan/threads
+	TSAN_OPTIONS="halt_on_error=1" $(B)/tsan/threads
+
+test: all examples
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/cnnlua $(LUA) $(BUSTED) $(SPECS)
 
 # The same suite run by the sanitized interpreter (busted is a Lua script).
-asan: $(B)/asan/cnnlua all
+asan: $(B)/asan/cnnlua all examples
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/$(B)/asan/cnnlua $(B)/asan/cnnlua $(BUSTED) $(SPECS)
 
@@ -125,6 +164,25 @@ bench: all $(B)/bench_gemm
 # The PyTorch reference values the specs compare against (committed; CI needs no PyTorch).
 fixtures:
 	/usr/bin/python3 spec/fixtures/generate.py
+
+install: all $(B)/cnnlua.pc install-module
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 cnnlua $(DESTDIR)$(BINDIR)/cnnlua
+	install -m 644 core/cnnlua.h $(DESTDIR)$(INCDIR)/cnnlua.h
+	install -m 644 $(B)/libcnnlua.a $(DESTDIR)$(LIBDIR)/libcnnlua.a
+	install -m 755 $(B)/libcnnlua.so $(DESTDIR)$(LIBDIR)/libcnnlua.so.$(VERSION)
+	ln -sf libcnnlua.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcnnlua.so.0
+	ln -sf libcnnlua.so.0 $(DESTDIR)$(LIBDIR)/libcnnlua.so
+	install -m 644 $(B)/cnnlua.pc $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc
+
+install-module: $(B)/cnn.so
+	install -d $(DESTDIR)$(LUA_CMODDIR)
+	install -m 755 $(B)/cnn.so $(DESTDIR)$(LUA_CMODDIR)/cnn.so
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cnnlua $(DESTDIR)$(INCDIR)/cnnlua.h $(DESTDIR)$(LIBDIR)/libcnnlua.a \
+	  $(DESTDIR)$(LIBDIR)/libcnnlua.so $(DESTDIR)$(LIBDIR)/libcnnlua.so.0 $(DESTDIR)$(LIBDIR)/libcnnlua.so.$(VERSION) \
+	  $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc $(DESTDIR)$(LUA_CMODDIR)/cnn.so
 
 clean:
 	rm -rf $(B) cnnlua

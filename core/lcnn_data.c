@@ -15,7 +15,7 @@
 #include "idx.h"
 #include "image.h"
 #include "lcnn.h"
-#include "png.h"
+#include "pngio.h"
 
 /* Pushes an empty tensor handle for a reader to fill. */
 static cnn_tensor *push_empty(lua_State *L) {

@@ -54,16 +54,20 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* The thread count is read and written from any thread: atomically. */
 int cnn_parallel_threads(void) {
-  if (pool.threads == 0) {
+  int n = __atomic_load_n(&pool.threads, __ATOMIC_RELAXED);
+  if (n == 0) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    pool.threads = cores < 1 ? 1 : cores > CNN_MAX_THREADS ? CNN_MAX_THREADS : (int)cores;
+    int want = cores < 1 ? 1 : cores > CNN_MAX_THREADS ? CNN_MAX_THREADS : (int)cores;
+    __atomic_compare_exchange_n(&pool.threads, &n, want, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    n = __atomic_load_n(&pool.threads, __ATOMIC_RELAXED);
   }
-  return pool.threads;
+  return n;
 }
 
 void cnn_parallel_set_threads(int n) {
-  pool.threads = n < 1 ? 1 : n > CNN_MAX_THREADS ? CNN_MAX_THREADS : n;
+  __atomic_store_n(&pool.threads, n < 1 ? 1 : n > CNN_MAX_THREADS ? CNN_MAX_THREADS : n, __ATOMIC_RELAXED);
 }
 
 void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {

@@ -124,6 +124,7 @@ if resumed then print("resuming from " .. opts.resume) end
 local function save_checkpoint(epoch, batch, rng_epoch, part)
   cnn.save(checkpoint_path, {
     kind = "cnnlua.train", model_name = opts.model, classes = classes, options = opts,
+    net = model, -- the whole module (its tensors are the state_dict's: stored once)
     model = model:state_dict(), optimizer = opt:state_dict(), scheduler_epoch = schedule.last_epoch,
     epoch = epoch, batch = batch, rng = cnn.get_rng_state(), rng_epoch = rng_epoch, partial = part,
     history = history,
@@ -249,6 +250,7 @@ for epoch = start_epoch, opts.epochs do
     epoch, opts.epochs, stats.loss / stats.seen, 100 * stats.correct / stats.seen, test_loss, 100 * test_acc, lr,
     stats.seconds, stats.seen / stats.seconds))
   save_checkpoint(epoch, nil, nil, nil)
+  cnn.save(opts.out .. "/model.cnn", model) -- the network alone, for predict.lua and host programs
   write_metrics()
 end
 cnn.catch_interrupt(false)
@@ -278,5 +280,5 @@ for i = 1, #classes do
   for j = 1, #classes do row[#row + 1] = string.format("%5d", final_confusion[i][j]) end
   print(table.concat(row) .. "  " .. classes[i])
 end
-print(string.format("\ncheckpoint: %s  metrics: %s/metrics.csv  curves: %s/curves.svg", checkpoint_path, opts.out,
-  opts.out))
+print(string.format("\ncheckpoint: %s  model: %s/model.cnn  metrics: %s/metrics.csv  curves: %s/curves.svg",
+  checkpoint_path, opts.out, opts.out, opts.out))

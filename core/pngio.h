@@ -1,5 +1,5 @@
 /*
- * png.h: PNG files to and from C x H x W float tensors in [0, 1], via libpng.
+ * pngio.h: PNG files to and from C x H x W float tensors in [0, 1], via libpng.
  *
  * Reading keeps the file's channels: gray (1), gray + alpha (2), RGB (3),
  * RGBA (4); a palette image becomes RGB, or RGBA when it has transparency.
@@ -11,8 +11,8 @@
  * libpng reports errors through a callback that jumps back into the function
  * that owns the png struct, which frees everything and returns the message.
  */
-#ifndef CNN_PNG_H
-#define CNN_PNG_H
+#ifndef CNN_PNGIO_H
+#define CNN_PNGIO_H
 
 #include "tensor.h"
 

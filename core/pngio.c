@@ -1,5 +1,5 @@
-/* png.c: PNG reading and writing (see png.h). */
-#include "png.h"
+/* pngio.c: PNG reading and writing (see pngio.h). */
+#include "pngio.h"
 
 #include <errno.h>
 #include <math.h>
