@@ -63,3 +63,43 @@ void cnn_random_hflip(int64_t N, int64_t C, int64_t H, int64_t W, double p, cnn_
     }
   }
 }
+
+int64_t cnn_pad_source(int64_t i, int64_t before, int64_t size, cnn_pad_mode mode) {
+  int64_t s = i - before;
+  if (s >= 0 && s < size) return s;
+  switch (mode) {
+  case CNN_PAD_ZEROS: return -1;
+  case CNN_PAD_REFLECT: return s < 0 ? -s : 2 * (size - 1) - s;
+  case CNN_PAD_REPLICATE: return s < 0 ? 0 : size - 1;
+  case CNN_PAD_CIRCULAR: return ((s % size) + size) % size;
+  }
+  return -1;
+}
+
+void cnn_pad2d_forward(int64_t NC, int64_t H, int64_t W, const int64_t pad[4], cnn_pad_mode mode, const float *inp,
+                       float *out) {
+  int64_t OH = H + pad[2] + pad[3], OW = W + pad[0] + pad[1];
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t y = 0; y < OH; y++) {
+      int64_t sy = cnn_pad_source(y, pad[2], H, mode);
+      for (int64_t x = 0; x < OW; x++) {
+        int64_t sx = cnn_pad_source(x, pad[0], W, mode);
+        out[(c * OH + y) * OW + x] = sy < 0 || sx < 0 ? 0.0f : inp[(c * H + sy) * W + sx];
+      }
+    }
+}
+
+void cnn_pad2d_backward(int64_t NC, int64_t H, int64_t W, const int64_t pad[4], cnn_pad_mode mode, const float *dout,
+                        float *dinp) {
+  int64_t OH = H + pad[2] + pad[3], OW = W + pad[0] + pad[1];
+  memset(dinp, 0, (size_t)(NC * H * W) * sizeof(float));
+  for (int64_t c = 0; c < NC; c++)
+    for (int64_t y = 0; y < OH; y++) {
+      int64_t sy = cnn_pad_source(y, pad[2], H, mode);
+      if (sy < 0) continue;
+      for (int64_t x = 0; x < OW; x++) {
+        int64_t sx = cnn_pad_source(x, pad[0], W, mode);
+        if (sx >= 0) dinp[(c * H + sy) * W + sx] += dout[(c * OH + y) * OW + x];
+      }
+    }
+}

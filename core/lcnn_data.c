@@ -8,11 +8,17 @@
  *   cnn.random_translate(x, k), cnn.random_hflip(x, p)   (x: N x C x H x W)
  *   cnn.randperm(n)                  -> a random permutation of 1..n
  *   t:index_select(d, indices)       -> the slices of dimension d at 1-based indices
+ *   cnn.pad(x, pads, mode), cnn.pad_backward(x, dy, pads, mode)
+ *                                    pads: a number or {left, right, top, bottom};
+ *                                    mode: "zeros", "reflect", "replicate", "circular"
+ *   cnn.unfold(x, k [, opts]) -> N x (C*kh*kw) x L patches, cnn.fold(cols, {h, w}, k [, opts])
+ *                                    (PyTorch's F.unfold and F.fold; opts stride, padding, dilation)
  */
 #include <string.h>
 
 #include "elementwise.h"
 #include "idx.h"
+#include "im2col.h"
 #include "image.h"
 #include "lcnn.h"
 #include "pngio.h"
@@ -161,7 +167,131 @@ static int m_index_select(lua_State *L) {
   return 1;
 }
 
+/* pads argument: a number for all four sides, or {left, right, top, bottom}. */
+static void check_pads(lua_State *L, int idx, int64_t pad[4], const char *fname) {
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    if (luaL_len(L, idx) != 4) lcnn_error(L, fname, "pads must be a number or {left, right, top, bottom}");
+    for (int i = 0; i < 4; i++) {
+      lua_geti(L, idx, i + 1);
+      int isint;
+      pad[i] = lua_tointegerx(L, -1, &isint);
+      if (!isint) lcnn_error(L, fname, "pads must be integers");
+      lua_pop(L, 1);
+    }
+  } else {
+    pad[0] = pad[1] = pad[2] = pad[3] = luaL_checkinteger(L, idx);
+  }
+  for (int i = 0; i < 4; i++)
+    if (pad[i] < 0 || pad[i] > (1 << 20)) lcnn_error(L, fname, "padding %lld out of range", (long long)pad[i]);
+}
+
+static cnn_pad_mode check_mode(lua_State *L, int idx, const int64_t d[4], const int64_t pad[4], const char *fname) {
+  static const char *const names[] = {"zeros", "reflect", "replicate", "circular", NULL};
+  cnn_pad_mode mode = (cnn_pad_mode)luaL_checkoption(L, idx, "zeros", names);
+  int64_t H = d[2], W = d[3];
+  if (mode != CNN_PAD_ZEROS && (H < 1 || W < 1)) lcnn_error(L, fname, "cannot %s-pad an empty image", names[mode]);
+  if (mode == CNN_PAD_REFLECT && (pad[0] >= W || pad[1] >= W || pad[2] >= H || pad[3] >= H))
+    lcnn_error(L, fname, "reflect padding must be smaller than the image (%lldx%lld)", (long long)H, (long long)W);
+  if (mode == CNN_PAD_CIRCULAR && (pad[0] > W || pad[1] > W || pad[2] > H || pad[3] > H))
+    lcnn_error(L, fname, "circular padding must be at most the image size (%lldx%lld)", (long long)H, (long long)W);
+  return mode;
+}
+
+static cnn_tensor *padded_like(lua_State *L, const cnn_tensor *x, const int64_t d[4], const int64_t pad[4],
+                               const char *fname) {
+  int64_t shape[4] = {d[0], d[1], d[2] + pad[2] + pad[3], d[3] + pad[0] + pad[1]};
+  return x->ndim == 4 ? lcnn_newtensor(L, 4, shape, fname) : lcnn_newtensor(L, 3, shape + 1, fname);
+}
+
+static int f_pad(lua_State *L) {
+  cnn_tensor *x = lcnn_checktensor(L, 1);
+  int64_t d[4] = {0}, pad[4];
+  image_dims(L, x, d, "pad");
+  check_pads(L, 2, pad, "pad");
+  cnn_pad_mode mode = check_mode(L, 3, d, pad, "pad");
+  const float *in = cnn_tensor_data(lcnn_contiguous(L, 1));
+  cnn_tensor *y = padded_like(L, x, d, pad, "pad");
+  cnn_pad2d_forward(d[0] * d[1], d[2], d[3], pad, mode, in, cnn_tensor_data(y));
+  return 1;
+}
+
+static int f_pad_backward(lua_State *L) {
+  cnn_tensor *x = lcnn_checktensor(L, 1), *dy = lcnn_checktensor(L, 2);
+  int64_t d[4] = {0}, pad[4], e[4] = {0};
+  image_dims(L, x, d, "pad_backward");
+  check_pads(L, 3, pad, "pad_backward");
+  cnn_pad_mode mode = check_mode(L, 4, d, pad, "pad_backward");
+  image_dims(L, dy, e, "pad_backward");
+  if (dy->ndim != x->ndim || e[0] != d[0] || e[1] != d[1] || e[2] != d[2] + pad[2] + pad[3] ||
+      e[3] != d[3] + pad[0] + pad[1])
+    lcnn_error(L, "pad_backward", "grad_output does not have the padded input's shape");
+  const float *g = cnn_tensor_data(lcnn_contiguous(L, 2));
+  cnn_tensor *dx = lcnn_newlike(L, x, "pad_backward");
+  cnn_pad2d_backward(d[0] * d[1], d[2], d[3], pad, mode, g, cnn_tensor_data(dx));
+  return 1;
+}
+
+/* The patch geometry of unfold/fold for an image of C x H x W, checked. */
+static cnn_patch_geom patches(lua_State *L, int64_t C, int64_t H, int64_t W, int k_idx, int opts_idx, const char *fname) {
+  static const char *const keys[] = {"stride", "padding", "dilation", NULL};
+  int64_t k[2];
+  lcnn_checkpair(L, k_idx, k, "kernel size", fname);
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_readopts(L, opts_idx, keys, &o, fname);
+  for (int i = 0; i < 2; i++)
+    if (k[i] < 1 || o.stride[i] < 1 || o.dilation[i] < 1 || o.padding[i] < 0)
+      lcnn_error(L, fname, "kernel size, stride and dilation must be positive, padding non-negative");
+  int64_t eh = o.dilation[0] * (k[0] - 1) + 1, ew = o.dilation[1] * (k[1] - 1) + 1;
+  if (eh > H + 2 * o.padding[0] || ew > W + 2 * o.padding[1])
+    lcnn_error(L, fname, "kernel %lldx%lld is larger than the padded input %lldx%lld", (long long)k[0], (long long)k[1],
+               (long long)(H + 2 * o.padding[0]), (long long)(W + 2 * o.padding[1]));
+  return (cnn_patch_geom){C, H, W, k[0], k[1], (H + 2 * o.padding[0] - eh) / o.stride[0] + 1,
+                          (W + 2 * o.padding[1] - ew) / o.stride[1] + 1, o.stride[0], o.stride[1],
+                          o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+}
+
+static int f_unfold(lua_State *L) {
+  cnn_tensor *x = lcnn_checktensor(L, 1);
+  lcnn_checkrank(L, x, 4, "input (N x C x H x W)", "unfold");
+  cnn_patch_geom g = patches(L, x->shape[1], x->shape[2], x->shape[3], 2, 3, "unfold");
+  const float *in = cnn_tensor_data(lcnn_contiguous(L, 1));
+  int64_t N = x->shape[0], rows = g.C * g.R * g.S, cols = g.P * g.Q;
+  int64_t shape[3] = {N, rows, cols};
+  float *out = cnn_tensor_data(lcnn_newtensor(L, 3, shape, "unfold"));
+  for (int64_t n = 0; n < N; n++) cnn_im2col(&g, in + n * g.C * g.H * g.W, out + n * rows * cols);
+  return 1;
+}
+
+/* fold(cols, {h, w}, k [, opts]): the adjoint of unfold, adding overlapping patches. */
+static int f_fold(lua_State *L) {
+  cnn_tensor *c = lcnn_checktensor(L, 1);
+  lcnn_checkrank(L, c, 3, "input (N x C*kh*kw x L)", "fold");
+  int64_t hw[2], k[2];
+  lcnn_checkpair(L, 2, hw, "output size", "fold");
+  lcnn_checkpair(L, 3, k, "kernel size", "fold");
+  if (hw[0] < 1 || hw[1] < 1 || k[0] < 1 || k[1] < 1) lcnn_error(L, "fold", "sizes must be positive");
+  if (c->shape[1] % (k[0] * k[1]))
+    lcnn_error(L, "fold", "%lld rows are not divisible by the kernel's %lld taps", (long long)c->shape[1],
+               (long long)(k[0] * k[1]));
+  int64_t C = c->shape[1] / (k[0] * k[1]);
+  cnn_patch_geom g = patches(L, C, hw[0], hw[1], 3, 4, "fold");
+  if (g.P * g.Q != c->shape[2])
+    lcnn_error(L, "fold", "input has %lld columns, the geometry gives %lld", (long long)c->shape[2],
+               (long long)(g.P * g.Q));
+  const float *in = cnn_tensor_data(lcnn_contiguous(L, 1));
+  int64_t N = c->shape[0], shape[4] = {N, C, hw[0], hw[1]};
+  cnn_tensor *out = lcnn_newtensor(L, 4, shape, "fold");
+  cnn_fill(out, 0.0f);
+  for (int64_t n = 0; n < N; n++)
+    cnn_col2im(&g, in + n * c->shape[1] * c->shape[2], cnn_tensor_data(out) + n * C * hw[0] * hw[1]);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {{"read_idx", f_read_idx},
+                                     {"pad", f_pad},
+                                     {"pad_backward", f_pad_backward},
+                                     {"unfold", f_unfold},
+                                     {"fold", f_fold},
                                      {"read_png", f_read_png},
                                      {"write_png", f_write_png},
                                      {"resize_bilinear", f_resize_bilinear},

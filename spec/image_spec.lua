@@ -141,3 +141,40 @@ describe("image.grid", function()
     assert.are.equal(1, g:max())
   end)
 end)
+
+describe("padding, unfold, fold and roll against PyTorch", function()
+  local fx = R.fixture("image")
+  local x = R.tensor(fx.input)
+
+  for _, mode in ipairs({ "constant", "reflect", "replicate", "circular" }) do
+    it("cnn.pad, mode " .. mode, function()
+      local c = fx["pad_" .. mode]
+      local ours = mode == "constant" and "zeros" or mode
+      R.assert_close(cnn.pad(x, c.pads, ours), c.output, "output", 0, 0)
+      R.assert_close(cnn.pad_backward(x, R.tensor(c.grad_output), c.pads, ours), c.grad_input, "grad_input")
+    end)
+  end
+
+  it("cnn.unfold and cnn.fold", function()
+    local opts = { dilation = { 1, 2 }, padding = { 1, 0 }, stride = { 2, 1 } }
+    local cols = cnn.unfold(x, { 2, 3 }, opts)
+    R.assert_close(cols, fx.unfold.output, "unfold", 0, 0)
+    R.assert_close(cnn.fold(cols, { 5, 7 }, { 2, 3 }, opts), fx.unfold.fold, "fold")
+  end)
+
+  it("cnn.roll and t:roll", function()
+    R.assert_close(x:roll(2, 3), fx.roll.dim2, "dim 3 (PyTorch's 2)", 0, 0)
+    R.assert_close(cnn.roll(x, -3, 4), fx.roll.dim4_neg, "negative shift", 0, 0)
+    R.assert_close(x:roll(5), fx.roll.flat, "flattened", 0, 0)
+    R.assert_close(x:roll({ 1, -1 }, { 2, 3 }), fx.roll.two, "two dimensions", 0, 0)
+    assert.error_matches(function() x:roll(1.5, 1) end, "roll: shift must be an integer")
+  end)
+
+  it("reject bad pads, modes and geometries", function()
+    assert.error_matches(function() cnn.pad(x, { 1, 2 }) end, "pad: pads must be a number or {left, right, top, bottom}")
+    assert.error_matches(function() cnn.pad(x, 1, "mirror") end, "invalid option 'mirror'")
+    assert.error_matches(function() cnn.pad(x, 6, "circular") end, "circular padding must be at most the image size")
+    assert.error_matches(function() cnn.unfold(x, 9) end, "unfold: kernel 9x9 is larger than the padded input 5x7")
+    assert.error_matches(function() cnn.fold(cnn.zeros(1, 5, 4), { 3, 3 }, 2) end, "fold: 5 rows are not divisible")
+  end)
+end)

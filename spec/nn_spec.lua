@@ -8,6 +8,8 @@ local G = require "support.gradcheck"
 -- The cnnlua module for a PyTorch fixture case.
 local function build(name, c)
   if name:match("^linear") then return nn.Linear(c.n_in, c.n_out, { bias = c.bias }) end
+  if name:match("^locally_connected") then return nn.LocallyConnected2d(c.cin, c.cout, c.k, c.opts) end
+  if name:match("^blurpool") then return nn.BlurPool2d(c.c, { filter_size = c.filter_size, stride = c.stride }) end
   if name:match("^conv") then return nn.Conv2d(c.cin, c.cout, c.k, c.opts) end
   if name:match("^maxpool") then return nn.MaxPool2d(c.k, c.opts) end
   if name:match("^avgpool") then return nn.AvgPool2d(c.k, c.opts) end
@@ -91,6 +93,9 @@ describe("finite-difference gradient checks", function()
     { "rectangular kernel", 2, 3, { 3, 2 }, { stride = { 1, 2 }, padding = { 1, 0 } }, { 1, 2, 6, 7 } },
     { "1x1", 4, 2, 1, {}, { 2, 4, 3, 3 } },
     { "no bias", 2, 2, 2, { bias = false }, { 1, 2, 4, 4 } },
+    { "circular padding", 2, 2, 3, { padding = 1, padding_mode = "circular" }, { 1, 2, 5, 6 } },
+    { "reflect padding, stride 2", 2, 2, 3, { padding = 2, stride = 2, padding_mode = "reflect" }, { 1, 2, 6, 5 } },
+    { "replicate padding", 1, 2, { 3, 2 }, { padding = { 1, 2 }, padding_mode = "replicate" }, { 1, 1, 4, 5 } },
   }
   for _, c in ipairs(conv_cases) do
     it("Conv2d, " .. c[1], function()
@@ -121,6 +126,17 @@ describe("finite-difference gradient checks", function()
       G.check_module(c[2](c[3], c[4]), G.distinct(2, 2, 7, 7))
     end)
   end
+
+  it("LocallyConnected2d, with and without bias", function()
+    G.check_module(nn.LocallyConnected2d(2, 3, 3, { input_size = { 5, 4 }, padding = 1 }), cnn.randn(2, 2, 5, 4))
+    G.check_module(nn.LocallyConnected2d(1, 2, 2, { input_size = { 5, 5 }, stride = 2, bias = false }),
+      cnn.randn(2, 1, 5, 5))
+  end)
+
+  it("BlurPool2d of sizes 3 and 5", function()
+    G.check_module(nn.BlurPool2d(2), cnn.randn(2, 2, 6, 6))
+    G.check_module(nn.BlurPool2d(1, { filter_size = 5, stride = 1 }), cnn.randn(1, 1, 5, 6))
+  end)
 
   it("AdaptiveAvgPool2d", function()
     G.check_module(nn.AdaptiveAvgPool2d({ 3, 2 }), cnn.randn(2, 2, 7, 5))
@@ -259,6 +275,42 @@ describe("the module protocol", function()
     local c = nn.Sequential { nn.Linear(4, 2), nn.BatchNorm1d(3) }
     assert.error_matches(function() c:load_state_dict(a:state_dict()) end,
       "1.weight has shape %(2, 3%), the model expects %(2, 4%).*2.bias has shape %(2%), the model expects %(3%)")
+  end)
+end)
+
+describe("shift equivariance", function()
+  it("a stride-1 circular convolution commutes with cyclic shifts, to float rounding", function()
+    cnn.seed(71)
+    local conv = nn.Conv2d(3, 4, 5, { padding = 2, padding_mode = "circular" })
+    local x = cnn.randn(2, 3, 12, 10)
+    for _, s in ipairs({ { 1, 0 }, { 0, 3 }, { -2, 5 } }) do
+      local shifted = conv:forward(x:roll(s, { 3, 4 })):clone()
+      local err = (shifted - conv:forward(x):roll(s, { 3, 4 })):abs():max()
+      assert.is_true(err < 1e-5, "error " .. err)
+    end
+  end)
+
+  it("LocallyConnected2d counts one filter per position: 627,200 weights for 1x28x28 -> 32x28x28, 5x5", function()
+    local lc = nn.LocallyConnected2d(1, 32, 5, { input_size = { 28, 28 }, padding = 2, bias = false })
+    assert.are.equal(627200, lc:num_parameters())
+    assert.are.equal(800, nn.Conv2d(1, 32, 5, { padding = 2, bias = false }):num_parameters())
+  end)
+
+  it("BlurPool2d's filter is the normalised binomial and passes constants through", function()
+    local b = nn.BlurPool2d(1)
+    R.assert_close(b.filter:view(3, 3), cnn.tensor({ { 1, 2, 1 }, { 2, 4, 2 }, { 1, 2, 1 } }) / 16, "filter")
+    R.assert_close(b:forward(cnn.full({ 1, 1, 6, 6 }, 3)), cnn.full({ 1, 1, 3, 3 }, 3), "constant")
+  end)
+
+  it("new layers reject bad arguments", function()
+    assert.error_matches(function() nn.LocallyConnected2d(1, 2, 3) end, "option input_size = {h, w} is required")
+    assert.error_matches(function() nn.LocallyConnected2d(1, 2, 3, { input_size = { 5, 5 } }):forward(cnn.zeros(1, 1, 6, 5)) end,
+      "expected input %(N, 1, 5, 5%), got %(1, 1, 6, 5%)")
+    assert.error_matches(function() nn.BlurPool2d(2, { filter_size = 9 }) end, "filter_size must be an integer from 1 to 7")
+    assert.error_matches(function() nn.BlurPool2d(2):forward(cnn.zeros(1, 3, 4, 4)) end, "expected input %(N, 2, H, W%)")
+    assert.error_matches(function() nn.Conv2d(1, 1, 3, { padding_mode = "mirror" }) end, "padding_mode must be")
+    assert.error_matches(function() nn.Conv2d(1, 1, 3, { padding = 3, padding_mode = "reflect" }):forward(cnn.zeros(1, 1, 3, 3)) end,
+      "pad: reflect padding must be smaller than the image %(3x3%)")
   end)
 end)
 

@@ -1,5 +1,7 @@
 -- nn.Conv2d(in, out, k [, opts]): 2-D convolution over (N, in, H, W) images.
--- opts: stride, padding, dilation (a number or {h, w}), groups, bias (default true).
+-- opts: stride, padding, dilation (a number or {h, w}), groups, bias (default
+-- true), padding_mode: "zeros" (default), "circular", "reflect" or "replicate"
+-- (the input is padded that way first, as PyTorch does).
 -- The weight is (out, in/groups, kh, kw), initialised as PyTorch does:
 -- U(-b, b) with b = 1/sqrt(in/groups * kh * kw), and the bias likewise.
 local cnn = require "cnn"
@@ -8,6 +10,7 @@ local Module = require "cnn.nn.Module"
 local Conv2d = Module:extend("nn.Conv2d")
 
 local conv_keys = { stride = true, padding = true, dilation = true, groups = true }
+local padding_modes = { zeros = true, circular = true, reflect = true, replicate = true }
 
 local function pair(v)
   if type(v) == "table" then return { v[1], v[2] } end
@@ -21,9 +24,18 @@ function Conv2d:__init(n_in, n_out, k, opts)
   for key, v in pairs(opts) do
     if conv_keys[key] then
       self.conv_opts[key] = v
-    elseif key ~= "bias" then
+    elseif key ~= "bias" and key ~= "padding_mode" then
       error("nn.Conv2d: unknown option '" .. tostring(key) .. "'", 3)
     end
+  end
+  self.padding_mode = opts.padding_mode or "zeros"
+  if not padding_modes[self.padding_mode] then
+    error("nn.Conv2d: padding_mode must be zeros, circular, reflect or replicate, got " .. tostring(opts.padding_mode), 3)
+  end
+  if self.padding_mode ~= "zeros" then -- pad explicitly, then convolve without padding
+    local p = pair(self.conv_opts.padding or 0)
+    self.pads = { p[2], p[2], p[1], p[1] }
+    self.conv_opts.padding = nil
   end
   local groups = opts.groups or 1
   if math.type(n_in) ~= "integer" or math.type(n_out) ~= "integer" or n_in < 1 or n_out < 1 then
@@ -48,17 +60,28 @@ function Conv2d:__init(n_in, n_out, k, opts)
   end
 end
 
+-- The input as the convolution sees it: padded when padding_mode is not
+-- zeros. forward pads and keeps the result; backward, which follows forward
+-- on the same input (the module protocol), reuses it.
+function Conv2d:padded(x, fresh)
+  if not self.pads then return x end
+  if fresh or not self._padded then self._padded = cnn.pad(x, self.pads, self.padding_mode) end
+  return self._padded
+end
+
 function Conv2d:update_output(x)
   self:check_tensor(x)
-  return cnn.conv2d(x, self.weight, self.bias, self.conv_opts)
+  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts)
 end
 
 function Conv2d:update_grad_input(x, dy)
-  return cnn.conv2d_backward(x, self.weight, dy, self.conv_opts, nil, nil, true)
+  local g = cnn.conv2d_backward(self:padded(x), self.weight, dy, self.conv_opts, nil, nil, true)
+  if self.pads then g = cnn.pad_backward(x, g, self.pads, self.padding_mode) end
+  return g
 end
 
 function Conv2d:acc_grad_parameters(x, dy)
-  cnn.conv2d_backward(x, self.weight, dy, self.conv_opts, self.grad_weight, self.grad_bias, false)
+  cnn.conv2d_backward(self:padded(x), self.weight, dy, self.conv_opts, self.grad_weight, self.grad_bias, false)
 end
 
 function Conv2d:describe()
@@ -70,6 +93,7 @@ function Conv2d:describe()
       parts[#parts + 1] = key .. "=" .. (type(v) == "table" and table.concat(v, "x") or tostring(v))
     end
   end
+  if self.pads then parts[#parts + 1] = string.format("padding=%dx%d %s", self.pads[3], self.pads[1], self.padding_mode) end
   if not self.bias then parts[#parts + 1] = "no bias" end
   return "nn.Conv2d(" .. table.concat(parts, ", ") .. ")"
 end

@@ -11,6 +11,8 @@ nn.AdaptiveAvgPool2d = require "cnn.nn.AdaptiveAvgPool2d"
 nn.Dropout = require "cnn.nn.Dropout"
 nn.Sequential = require "cnn.nn.Sequential"
 nn.Residual = require "cnn.nn.Residual"
+nn.LocallyConnected2d = require "cnn.nn.LocallyConnected2d"
+nn.BlurPool2d = require "cnn.nn.BlurPool2d"
 
 local groups = {
   require "cnn.nn.BatchNorm",

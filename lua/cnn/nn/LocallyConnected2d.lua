@@ -1,0 +1,83 @@
+-- nn.LocallyConnected2d(in, out, k, opts): a convolution without weight
+-- sharing: every output position has its own filters (sparse interaction
+-- without parameter sharing). opts: input_size = {h, w} (required: the number
+-- of positions depends on it), stride, padding, dilation, bias (true).
+-- weight: (P*Q, out, in*kh*kw) for the P x Q output positions; bias: (out, P, Q).
+-- Initialised as Conv2d: U(-1/sqrt(in*kh*kw), +).
+--   y[n, k, p] = sum_c weight[p, k, c] * unfold(x)[n, c, p] + bias[k, p]
+local cnn = require "cnn"
+local Module = require "cnn.nn.Module"
+
+local LocallyConnected2d = Module:extend("nn.LocallyConnected2d")
+
+local function pair(v)
+  if type(v) == "table" then return { v[1], v[2] } end
+  return { v, v }
+end
+
+function LocallyConnected2d:__init(n_in, n_out, k, opts)
+  Module.__init(self)
+  opts = opts or {}
+  self.unfold_opts = {}
+  for key, v in pairs(opts) do
+    if key == "stride" or key == "padding" or key == "dilation" then
+      self.unfold_opts[key] = v
+    elseif key ~= "bias" and key ~= "input_size" then
+      error("nn.LocallyConnected2d: unknown option '" .. tostring(key) .. "'", 3)
+    end
+  end
+  if not opts.input_size then error("nn.LocallyConnected2d: option input_size = {h, w} is required", 3) end
+  local hw, kk = pair(opts.input_size), pair(k)
+  -- the output size, from unfolding an empty image of that size
+  local probe = cnn.unfold(cnn.zeros(1, 1, hw[1], hw[2]), kk, self.unfold_opts)
+  local s, p, d = pair(opts.stride or 1), pair(opts.padding or 0), pair(opts.dilation or 1)
+  self.out_size = { (hw[1] + 2 * p[1] - d[1] * (kk[1] - 1) - 1) // s[1] + 1,
+    (hw[2] + 2 * p[2] - d[2] * (kk[2] - 1) - 1) // s[2] + 1 }
+  assert(self.out_size[1] * self.out_size[2] == probe:size(3))
+  self.in_channels, self.out_channels, self.kernel_size, self.input_size = n_in, n_out, kk, hw
+  local positions, taps = self.out_size[1] * self.out_size[2], n_in * kk[1] * kk[2]
+  local bound = 1 / math.sqrt(taps)
+  self.weight = Module.uniform({ positions, n_out, taps }, bound)
+  self.grad_weight = cnn.zeros(positions, n_out, taps)
+  if opts.bias ~= false then
+    self.bias = Module.uniform({ n_out, self.out_size[1], self.out_size[2] }, bound)
+    self.grad_bias = cnn.zeros(n_out, self.out_size[1], self.out_size[2])
+  end
+end
+
+function LocallyConnected2d:update_output(x)
+  self:check_tensor(x)
+  if x:dim() ~= 4 or x:size(2) ~= self.in_channels or x:size(3) ~= self.input_size[1] or x:size(4) ~= self.input_size[2] then
+    self:fail("expected input (N, %d, %d, %d), got (%s)", self.in_channels, self.input_size[1], self.input_size[2],
+      table.concat(x:shape(), ", "))
+  end
+  local cols = cnn.unfold(x, self.kernel_size, self.unfold_opts)            -- N x taps x positions
+  local y = cnn.matmul(self.weight, cols:permute(3, 2, 1))                  -- positions x out x N
+  y = y:permute(3, 2, 1):reshape(x:size(1), self.out_channels, self.out_size[1], self.out_size[2])
+  if self.bias then y:add_(self.bias) end
+  return y
+end
+
+-- dy as positions x out x N
+local function per_position(self, dy)
+  return dy:reshape(dy:size(1), self.out_channels, -1):permute(3, 2, 1)
+end
+
+function LocallyConnected2d:update_grad_input(x, dy)
+  local gcols = cnn.matmul(self.weight:transpose(2, 3), per_position(self, dy))  -- positions x taps x N
+  return cnn.fold(gcols:permute(3, 2, 1), self.input_size, self.kernel_size, self.unfold_opts)
+end
+
+function LocallyConnected2d:acc_grad_parameters(x, dy)
+  local cols = cnn.unfold(x, self.kernel_size, self.unfold_opts)
+  self.grad_weight:add_(cnn.matmul(per_position(self, dy), cols:permute(3, 1, 2)))  -- positions x out x taps
+  if self.bias then self.grad_bias:add_(dy:sum(1)) end
+end
+
+function LocallyConnected2d:describe()
+  return string.format("nn.LocallyConnected2d(%d -> %d, %dx%d, %dx%d -> %dx%d positions)", self.in_channels,
+    self.out_channels, self.kernel_size[1], self.kernel_size[2], self.input_size[1], self.input_size[2],
+    self.out_size[1], self.out_size[2])
+end
+
+return LocallyConnected2d
