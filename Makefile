@@ -30,7 +30,7 @@ DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
            core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
-           core/idx.c core/pngio.c core/image.c core/parallel.c
+           core/idx.c core/pngio.c core/image.c core/parallel.c core/local.c
 BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c \
            core/lcnn_host.c \
            core/lcnn_data.c
@@ -100,12 +100,6 @@ $(B)/libcnnlua.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libcnnlua.so.0 -o $@ $^ $(LUA_LIBS) $(DEP_LIBS)
 	ln -sf libcnnlua.so $(B)/libcnnlua.so.0
 
-$(B)/cnnlua.pc: Makefile
-	@mkdir -p $(B)
-	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
-	  'Name: cnnlua' 'Description: Lua-scriptable neural-network runtime' 'Version: $(VERSION)' \
-	  'Requires: $(LUA_PC)' 'Libs: -L$${libdir} -lcnnlua' \
-	  'Libs.private: $(DEP_LIBS)' 'Cflags: -I$${includedir}' > $@
 
 $(B)/cnn.so: $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(DEP_LIBS)
@@ -165,7 +159,7 @@ bench: all $(B)/bench_gemm
 fixtures:
 	/usr/bin/python3 spec/fixtures/generate.py
 
-install: all $(B)/cnnlua.pc install-module
+install: all install-module
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 cnnlua $(DESTDIR)$(BINDIR)/cnnlua
 	install -m 644 core/cnnlua.h $(DESTDIR)$(INCDIR)/cnnlua.h
@@ -173,7 +167,10 @@ install: all $(B)/cnnlua.pc install-module
 	install -m 755 $(B)/libcnnlua.so $(DESTDIR)$(LIBDIR)/libcnnlua.so.$(VERSION)
 	ln -sf libcnnlua.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libcnnlua.so.0
 	ln -sf libcnnlua.so.0 $(DESTDIR)$(LIBDIR)/libcnnlua.so
-	install -m 644 $(B)/cnnlua.pc $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCDIR)' '' \
+	  'Name: cnnlua' 'Description: Lua-scriptable neural-network runtime' 'Version: $(VERSION)' \
+	  'Requires: $(LUA_PC)' 'Libs: -L$${libdir} -lcnnlua' \
+	  'Libs.private: $(DEP_LIBS)' 'Cflags: -I$${includedir}' > $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc
 
 install-module: $(B)/cnn.so
 	install -d $(DESTDIR)$(LUA_CMODDIR)

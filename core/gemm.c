@@ -41,23 +41,40 @@ bool cnn_gemm_operand_ok(int64_t rows, int64_t cols, int64_t row_stride, int64_t
   return gemm_layout(rows, cols, row_stride, col_stride, &trans, &ld);
 }
 
-void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
-  int64_t batch = out->shape[0], m = out->shape[1], n = out->shape[2], k = a->shape[2];
-  bool ta = false, tb = false;
-  int64_t lda = 1, ldb = 1;
-  gemm_layout(m, k, a->stride[1], a->stride[2], &ta, &lda);
-  gemm_layout(k, n, b->stride[1], b->stride[2], &tb, &ldb);
-  for (int64_t i = 0; i < batch; i++) {
-    float *c = cnn_tensor_data(out) + i * out->stride[0];
+typedef struct {
+  cnn_tensor *out;
+  const cnn_tensor *a, *b;
+  bool ta, tb;
+  int64_t lda, ldb;
+} matmul_job;
+
+static void matmul_range(void *ctx, int64_t first, int64_t last, int thread) {
+  (void)thread;
+  const matmul_job *j = ctx;
+  int64_t m = j->out->shape[1], n = j->out->shape[2], k = j->a->shape[2];
+  for (int64_t i = first; i < last; i++) {
+    float *c = cnn_tensor_data(j->out) + i * j->out->stride[0];
     if (m == 0 || n == 0) continue;
     if (k == 0) {
-      for (int64_t j = 0; j < m * n; j++) c[j] = 0.0f;
+      for (int64_t e = 0; e < m * n; e++) c[e] = 0.0f;
       continue;
     }
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, 1.0f, cnn_tensor_data(a) + i * a->stride[0], (int)lda,
-                cnn_tensor_data(b) + i * b->stride[0], (int)ldb, 0.0f, c, (int)n);
+    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, cnn_tensor_data(j->a) + i * j->a->stride[0], (int)j->lda,
+                cnn_tensor_data(j->b) + i * j->b->stride[0], (int)j->ldb, 0.0f, c, (int)n);
   }
+}
+
+/* One product uses OpenBLAS's threads; a batch of them is split across the
+ * library's threads, each product single-threaded (many small products are
+ * faster that way than each spread over every core). */
+void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
+  int64_t m = out->shape[1], n = out->shape[2], k = a->shape[2];
+  matmul_job j = {out, a, b, false, false, 1, 1};
+  gemm_layout(m, k, a->stride[1], a->stride[2], &j.ta, &j.lda);
+  gemm_layout(k, n, b->stride[1], b->stride[2], &j.tb, &j.ldb);
+  if (out->shape[0] == 1) matmul_range(&j, 0, 1, 0);
+  else cnn_parallel_for(out->shape[0], 1, matmul_range, &j);
 }
 
 void cnn_set_num_threads(int n) {

@@ -5,6 +5,9 @@
  *   cnn.max_pool2d(x, k [, opts]) -> y, idx    cnn.max_pool2d_backward(x, idx, dy, k [, opts])
  *   cnn.avg_pool2d(x, k [, opts])              cnn.avg_pool2d_backward(x, dy, k [, opts])
  *   cnn.adaptive_avg_pool2d(x, out_hw)         cnn.adaptive_avg_pool2d_backward(x, dy)
+ *   cnn.locally_connected2d(x, w, b, k [, opts])
+ *   cnn.locally_connected2d_backward(x, w, dy, k [, opts, dw, db, need_dx])
+ *       w: (P*Q) x out x (in*kh*kw), b: out x P x Q (or nil); opts stride, padding, dilation
  * Images are N x C x H x W, or C x H x W for a single image (then the
  * results have no batch dimension either).
  */
@@ -12,6 +15,7 @@
 
 #include "conv.h"
 #include "lcnn.h"
+#include "local.h"
 #include "pool.h"
 
 /* The 4-d shape of an image batch argument (3-d means a batch of one). */
@@ -238,7 +242,86 @@ static int f_adaptive_avg_pool2d_backward(lua_State *L) {
   return 1;
 }
 
+/* ---- locally connected ---- */
+
+static const char *const local_keys[] = {"stride", "padding", "dilation", NULL};
+
+/* Checks x (argument 1, N x C x H x W), w (2), b (b_idx, or 0), k and opts together. */
+static cnn_patch_geom local_setup(lua_State *L, int b_idx, int k_idx, int opts_idx, int64_t *K, const char *fname) {
+  cnn_tensor *x = lcnn_checktensor(L, 1), *w = lcnn_checktensor(L, 2);
+  lcnn_checkrank(L, x, 4, "input (N x C x H x W)", fname);
+  lcnn_checkrank(L, w, 3, "weight (positions x out x in*kh*kw)", fname);
+  int64_t k[2];
+  lcnn_checkpair(L, k_idx, k, "kernel size", fname);
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_readopts(L, opts_idx, local_keys, &o, fname);
+  int64_t w_shape[4] = {w->shape[1], x->shape[1], k[0], k[1]};
+  cnn_conv2d_geom cg;
+  cnn_error err;
+  if (cnn_conv2d_geom_init(&cg, x->shape, w_shape, 0, false, o.stride, o.padding, o.dilation, 1, &err) != CNN_OK)
+    lcnn_error(L, fname, "%s", err.msg);
+  int64_t CRS = x->shape[1] * k[0] * k[1], PQ = cg.P * cg.Q;
+  if (w->shape[0] != PQ || w->shape[2] != CRS)
+    lcnn_error(L, fname, "weight has shape (%lld, %lld, %lld), the input and kernel need (%lld, %lld, %lld)",
+               (long long)w->shape[0], (long long)w->shape[1], (long long)w->shape[2], (long long)PQ,
+               (long long)w->shape[1], (long long)CRS);
+  if (b_idx && !lua_isnil(L, b_idx)) {
+    cnn_tensor *b = lcnn_checktensor(L, b_idx);
+    if (cnn_tensor_numel(b) != w->shape[1] * PQ)
+      lcnn_error(L, fname, "bias has %lld elements, expected %lld (out x P x Q)", (long long)cnn_tensor_numel(b),
+                 (long long)(w->shape[1] * PQ));
+  }
+  *K = w->shape[1];
+  return (cnn_patch_geom){x->shape[1], x->shape[2], x->shape[3], k[0], k[1], cg.P, cg.Q, o.stride[0], o.stride[1],
+                          o.padding[0], o.padding[1], o.dilation[0], o.dilation[1]};
+}
+
+static int f_locally_connected2d(lua_State *L) {
+  const char *fname = "locally_connected2d";
+  int64_t K;
+  cnn_patch_geom g = local_setup(L, 3, 4, 5, &K, fname);
+  int64_t N = lcnn_checktensor(L, 1)->shape[0];
+  const float *x = cnn_tensor_data(lcnn_contiguous(L, 1)), *w = cnn_tensor_data(lcnn_contiguous(L, 2));
+  const float *b = lua_isnil(L, 3) ? NULL : cnn_tensor_data(lcnn_contiguous(L, 3));
+  float *work = workspace(L, cnn_local2d_workspace_size(&g, N, K), fname);
+  int64_t shape[4] = {N, K, g.P, g.Q};
+  float *y = cnn_tensor_data(lcnn_newtensor(L, 4, shape, fname));
+  cnn_local2d_forward(&g, N, K, x, w, b, y, work);
+  return 1;
+}
+
+/* (x, w, dy, k [, opts, dw, db, need_dx]) */
+static int f_locally_connected2d_backward(lua_State *L) {
+  const char *fname = "locally_connected2d_backward";
+  lua_settop(L, 8);
+  int64_t K;
+  cnn_patch_geom g = local_setup(L, 0, 4, 5, &K, fname);
+  cnn_tensor *xt = lcnn_checktensor(L, 1), *wt = lcnn_checktensor(L, 2);
+  int64_t N = xt->shape[0], ys[4] = {N, K, g.P, g.Q};
+  check_shape(L, lcnn_checktensor(L, 3), 4, ys, "grad_output", fname);
+  const float *x = cnn_tensor_data(lcnn_contiguous(L, 1)), *w = cnn_tensor_data(lcnn_contiguous(L, 2));
+  const float *dy = cnn_tensor_data(lcnn_contiguous(L, 3));
+  float *dw = grad_buffer(L, 6, wt, "grad_weight", fname), *db = NULL;
+  if (!lua_isnil(L, 7)) {
+    cnn_tensor *gb = lcnn_checktensor(L, 7);
+    if (cnn_tensor_numel(gb) != K * g.P * g.Q || !cnn_tensor_is_contiguous(gb))
+      lcnn_error(L, fname, "grad_bias must be a contiguous tensor of %lld elements", (long long)(K * g.P * g.Q));
+    db = cnn_tensor_data(gb);
+  }
+  float *work = workspace(L, cnn_local2d_workspace_size(&g, N, K), fname);
+  if (dw || db) cnn_local2d_backward_params(&g, N, K, x, dy, dw, db, work);
+  if (!lua_isnil(L, 8) && !lua_toboolean(L, 8)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  float *dx = cnn_tensor_data(lcnn_newlike(L, xt, fname));
+  cnn_local2d_backward_input(&g, N, K, dy, w, dx, work);
+  return 1;
+}
+
 static const luaL_Reg functions[] = {{"conv2d", f_conv2d},
+                                     {"locally_connected2d", f_locally_connected2d},
+                                     {"locally_connected2d_backward", f_locally_connected2d_backward},
                                      {"conv2d_backward", f_conv2d_backward},
                                      {"conv2d_reference", f_conv2d_reference},
                                      {"conv2d_reference_backward", f_conv2d_reference_backward},

@@ -4,7 +4,7 @@
 -- of positions depends on it), stride, padding, dilation, bias (true).
 -- weight: (P*Q, out, in*kh*kw) for the P x Q output positions; bias: (out, P, Q).
 -- Initialised as Conv2d: U(-1/sqrt(in*kh*kw), +).
---   y[n, k, p] = sum_c weight[p, k, c] * unfold(x)[n, c, p] + bias[k, p]
+--   y[n, k, p] = bias[k, p] + sum_c weight[p, k, c] * unfold(x)[n, c, p]
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
@@ -18,18 +18,21 @@ end
 function LocallyConnected2d:__init(n_in, n_out, k, opts)
   Module.__init(self)
   opts = opts or {}
-  self.unfold_opts = {}
+  self.opts = {}
   for key, v in pairs(opts) do
     if key == "stride" or key == "padding" or key == "dilation" then
-      self.unfold_opts[key] = v
+      self.opts[key] = v
     elseif key ~= "bias" and key ~= "input_size" then
       error("nn.LocallyConnected2d: unknown option '" .. tostring(key) .. "'", 3)
     end
   end
   if not opts.input_size then error("nn.LocallyConnected2d: option input_size = {h, w} is required", 3) end
+  if math.type(n_in) ~= "integer" or math.type(n_out) ~= "integer" or n_in < 1 or n_out < 1 then
+    error("nn.LocallyConnected2d: channel counts must be positive integers", 3)
+  end
   local hw, kk = pair(opts.input_size), pair(k)
-  -- the output size, from unfolding an empty image of that size
-  local probe = cnn.unfold(cnn.zeros(1, 1, hw[1], hw[2]), kk, self.unfold_opts)
+  local ok, probe = pcall(cnn.unfold, cnn.zeros(1, 1, hw[1], hw[2]), kk, self.opts)
+  if not ok then error("nn.LocallyConnected2d: " .. tostring(probe):gsub("^.-unfold: ", ""), 3) end
   local s, p, d = pair(opts.stride or 1), pair(opts.padding or 0), pair(opts.dilation or 1)
   self.out_size = { (hw[1] + 2 * p[1] - d[1] * (kk[1] - 1) - 1) // s[1] + 1,
     (hw[2] + 2 * p[2] - d[2] * (kk[2] - 1) - 1) // s[2] + 1 }
@@ -51,27 +54,16 @@ function LocallyConnected2d:update_output(x)
     self:fail("expected input (N, %d, %d, %d), got (%s)", self.in_channels, self.input_size[1], self.input_size[2],
       table.concat(x:shape(), ", "))
   end
-  local cols = cnn.unfold(x, self.kernel_size, self.unfold_opts)            -- N x taps x positions
-  local y = cnn.matmul(self.weight, cols:permute(3, 2, 1))                  -- positions x out x N
-  y = y:permute(3, 2, 1):reshape(x:size(1), self.out_channels, self.out_size[1], self.out_size[2])
-  if self.bias then y:add_(self.bias) end
-  return y
-end
-
--- dy as positions x out x N
-local function per_position(self, dy)
-  return dy:reshape(dy:size(1), self.out_channels, -1):permute(3, 2, 1)
+  return cnn.locally_connected2d(x, self.weight, self.bias, self.kernel_size, self.opts)
 end
 
 function LocallyConnected2d:update_grad_input(x, dy)
-  local gcols = cnn.matmul(self.weight:transpose(2, 3), per_position(self, dy))  -- positions x taps x N
-  return cnn.fold(gcols:permute(3, 2, 1), self.input_size, self.kernel_size, self.unfold_opts)
+  return cnn.locally_connected2d_backward(x, self.weight, dy, self.kernel_size, self.opts, nil, nil, true)
 end
 
 function LocallyConnected2d:acc_grad_parameters(x, dy)
-  local cols = cnn.unfold(x, self.kernel_size, self.unfold_opts)
-  self.grad_weight:add_(cnn.matmul(per_position(self, dy), cols:permute(3, 1, 2)))  -- positions x out x taps
-  if self.bias then self.grad_bias:add_(dy:sum(1)) end
+  cnn.locally_connected2d_backward(x, self.weight, dy, self.kernel_size, self.opts, self.grad_weight, self.grad_bias,
+    false)
 end
 
 function LocallyConnected2d:describe()
