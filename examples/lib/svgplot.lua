@@ -2,7 +2,7 @@
 -- its own axes, one polyline per series, and a legend.
 local svgplot = {}
 
-local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e" }
+local COLORS = { "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f" }
 
 local function nice_ticks(lo, hi, n)
   if hi <= lo then hi = lo + 1 end
@@ -25,16 +25,28 @@ local function fmt(v)
   return (string.format("%.3f", v):gsub("0+$", ""))
 end
 
--- panels: array of {title = ..., legend = "top" or "bottom", series = {{name = ..., x = {...}, y = {...}}, ...}}
+-- panels: array of {title = ..., legend = "top", "bottom" or "right", series = {{name = ..., x = {...}, y = {...}}, ...}}
+-- A "right" legend sits beside the plot, for many or long names.
 function svgplot.write(path, panels, opts)
   opts = opts or {}
-  local pw, ph, margin = 420, 300, { left = 60, right = 20, top = 40, bottom = 50 }
-  local width, height = pw * #panels, ph
+  local ph, margin = 300, { left = 60, right = 20, top = 40, bottom = 50 }
+  local widths, width = {}, 0
+  for k, panel in ipairs(panels) do
+    local extra = 0
+    if panel.legend == "right" then
+      for _, s in ipairs(panel.series) do extra = math.max(extra, 40 + 7 * #s.name) end
+    end
+    widths[k] = 420 + extra
+    width = width + widths[k]
+  end
+  local height = ph
   local out = { string.format('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
     .. 'font-family="sans-serif" font-size="12">', width, height),
     string.format('<rect width="%d" height="%d" fill="white"/>', width, height) }
+  local ox = 0
   for k, panel in ipairs(panels) do
-    local ox = (k - 1) * pw
+    local pw = widths[k]
+    local legend_w = pw - 420
     local x0, x1, y0, y1 = math.huge, -math.huge, math.huge, -math.huge
     for _, s in ipairs(panel.series) do
       for i = 1, #s.x do
@@ -47,7 +59,7 @@ function svgplot.write(path, panels, opts)
     local yt = nice_ticks(y0, y1, 5)
     y0, y1 = yt[1], yt[#yt]
     local xt = nice_ticks(x0, x1, math.min(10, math.max(1, x1 - x0)))
-    local left, right, top, bottom = ox + margin.left, ox + pw - margin.right, margin.top, ph - margin.bottom
+    local left, right, top, bottom = ox + margin.left, ox + pw - margin.right - legend_w, margin.top, ph - margin.bottom
     local function sx(v) return left + (v - x0) / (x1 - x0) * (right - left) end
     local function sy(v) return bottom - (v - y0) / (y1 - y0) * (bottom - top) end
     out[#out + 1] = string.format('<text x="%g" y="20" text-anchor="middle" font-size="14">%s</text>',
@@ -75,10 +87,12 @@ function svgplot.write(path, panels, opts)
         out[#out + 1] = string.format('<circle cx="%.1f" cy="%.1f" r="2.5" fill="%s"/>', sx(s.x[j]), sy(s.y[j]), color)
       end
       local ly = panel.legend == "bottom" and bottom - 14 - 16 * (#panel.series - i) or top + 14 + 16 * (i - 1)
+      local lx = panel.legend == "right" and right + 15 or right - 110
       out[#out + 1] = string.format('<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="%s" stroke-width="2"/>',
-        right - 110, ly, right - 90, ly, color)
-      out[#out + 1] = string.format('<text x="%g" y="%g">%s</text>', right - 85, ly + 4, s.name)
+        lx, ly, lx + 20, ly, color)
+      out[#out + 1] = string.format('<text x="%g" y="%g">%s</text>', lx + 25, ly + 4, s.name)
     end
+    ox = ox + pw
   end
   out[#out + 1] = "</svg>\n"
   local tmp = path .. ".tmp"
