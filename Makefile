@@ -26,7 +26,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) $(CFLAGS) -I$(LUA_INCDI
 
 # The Debian packages the build and the tests need (`make deps` installs them).
 DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev lua-busted pkg-config valgrind \
-       luarocks dataset-fashion-mnist
+       luarocks openmpi-bin libopenmpi-dev dataset-fashion-mnist
 
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
            core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
@@ -46,7 +46,7 @@ ASAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 SPEC_ENV = LUA_CPATH="$(CURDIR)/$(B)/?.so;;" \
   LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;$(CURDIR)/spec/?.lua;;"
 
-.PHONY: all deps test train asan valgrind bench fixtures clean module examples tsan install install-module uninstall
+.PHONY: all deps test train asan valgrind bench fixtures clean module examples tsan install install-module uninstall dist
 all: $(B)/.deps cnnlua $(B)/libcnnlua.a $(B)/libcnnlua.so $(B)/cnn.so
 
 # The Lua C module alone (what the rockspec builds; no dependency check).
@@ -115,6 +115,16 @@ $(B)/asan/cnnlua: $(B)/asan/cnnlua.o $(ASAN_OBJ)
 train: all
 	./cnnlua examples/train.lua $(TRAIN_ARGS)
 
+# The MPI module under cnn.dist (the only part that links MPI).
+MPICC     ?= mpicc
+MPI_FLAGS  = $(shell $(MPICC) --showme:compile 2>/dev/null)
+MPI_LIBS   = $(shell $(MPICC) --showme:link 2>/dev/null)
+dist: $(B)/cnn/mpi.so
+
+$(B)/cnn/mpi.so: core/lmpi.c core/tensor.c core/tensor.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(MPI_FLAGS) -shared -o $@ core/lmpi.c core/tensor.c $(MPI_LIBS) -lpthread
+
 # The C host programs of examples/embed, linked against the shared library.
 EMBED_FLAGS = -Icore -I$(LUA_INCDIR) $(DEP_CFLAGS)
 EMBED_LIBS  = -L$(B) -Wl,-rpath,$(CURDIR)/$(B) -lcnnlua $(LUA_LIBS) -lm -lpthread
@@ -134,7 +144,7 @@ $(B)/tsan/threads: examples/embed/threads.c $(LIB_SRC) $(B)/embed.c $(HEADERS)
 tsan: $(B)/tsan/threads
 	TSAN_OPTIONS="halt_on_error=1" $(B)/tsan/threads
 
-test: all examples
+test: all examples dist
 	$(SPEC_ENV) CNNLUA=$(CURDIR)/cnnlua $(LUA) $(BUSTED) $(SPECS)
 
 # The same suite run by the sanitized interpreter (busted is a Lua script).
@@ -175,11 +185,13 @@ install: all install-module
 install-module: $(B)/cnn.so
 	install -d $(DESTDIR)$(LUA_CMODDIR)
 	install -m 755 $(B)/cnn.so $(DESTDIR)$(LUA_CMODDIR)/cnn.so
+	if [ -f $(B)/cnn/mpi.so ]; then install -d $(DESTDIR)$(LUA_CMODDIR)/cnn && \
+	  install -m 755 $(B)/cnn/mpi.so $(DESTDIR)$(LUA_CMODDIR)/cnn/mpi.so; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cnnlua $(DESTDIR)$(INCDIR)/cnnlua.h $(DESTDIR)$(LIBDIR)/libcnnlua.a \
 	  $(DESTDIR)$(LIBDIR)/libcnnlua.so $(DESTDIR)$(LIBDIR)/libcnnlua.so.0 $(DESTDIR)$(LIBDIR)/libcnnlua.so.$(VERSION) \
-	  $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc $(DESTDIR)$(LUA_CMODDIR)/cnn.so
+	  $(DESTDIR)$(PKGCONFIGDIR)/cnnlua.pc $(DESTDIR)$(LUA_CMODDIR)/cnn.so $(DESTDIR)$(LUA_CMODDIR)/cnn/mpi.so
 
 clean:
 	rm -rf $(B) cnnlua

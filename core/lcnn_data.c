@@ -6,7 +6,7 @@
  *   cnn.write_png(path, t)           (t: C x H x W, C in 1..4)
  *   cnn.resize_bilinear(t, h, w)     (t: C x H x W or N x C x H x W)
  *   cnn.random_translate(x, k), cnn.random_hflip(x, p)   (x: N x C x H x W)
- *   cnn.randperm(n)                  -> a random permutation of 1..n
+ *   cnn.randperm(n [, seed])         -> a random permutation of 1..n
  *   t:index_select(d, indices)       -> the slices of dimension d at 1-based indices
  *   cnn.pad(x, pads, mode), cnn.pad_backward(x, dy, pads, mode)
  *                                    pads: a number or {left, right, top, bottom};
@@ -114,13 +114,18 @@ static int f_random_hflip(lua_State *L) {
   return 1;
 }
 
-/* Fisher-Yates with the library's generator. */
+/* Fisher-Yates with the library's generator, or with a generator of its own
+ * seeded by the optional second argument (the library's is then untouched). */
 static int f_randperm(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   if (n < 0 || n > (1 << 24)) lcnn_error(L, "randperm", "size %lld out of range 0..2^24", (long long)n);
+  cnn_rng own, *rng = lcnn_rng(L);
+  if (!lua_isnoneornil(L, 2)) {
+    cnn_rng_seed(&own, (uint64_t)luaL_checkinteger(L, 2));
+    rng = &own;
+  }
   int64_t len = n;
   float *p = cnn_tensor_data(lcnn_newtensor(L, 1, &len, "randperm"));
-  cnn_rng *rng = lcnn_rng(L);
   for (int64_t i = 0; i < n; i++) p[i] = (float)(i + 1);
   for (int64_t i = n - 1; i > 0; i--) {
     int64_t j = (int64_t)cnn_rng_below(rng, (uint64_t)(i + 1));

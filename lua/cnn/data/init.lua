@@ -61,7 +61,7 @@ end
 local Loader = {}
 Loader.__index = Loader
 
-local loader_keys = { batch_size = true, shuffle = true, drop_last = true, transform = true }
+local loader_keys = { batch_size = true, shuffle = true, drop_last = true, transform = true, shard = true }
 
 -- Batches of a set {images = N x ..., labels = N}: for images, labels in L:iter() do ... end
 function data.loader(set, opts)
@@ -81,27 +81,56 @@ function data.loader(set, opts)
   if opts.transform ~= nil and type(opts.transform) ~= "function" then
     error("loader: transform must be a function", 2)
   end
-  return setmetatable({ set = set, n = n, batch_size = bs, shuffle = opts.shuffle == true,
-    drop_last = opts.drop_last == true, transform = opts.transform }, Loader)
+  local loader = { set = set, n = n, batch_size = bs, shuffle = opts.shuffle == true,
+    drop_last = opts.drop_last == true, transform = opts.transform }
+  if opts.shard ~= nil then
+    local s = opts.shard
+    if type(s) ~= "table" or math.type(s[1]) ~= "integer" or math.type(s[2]) ~= "integer" or s[1] < 1 or s[1] > s[2] then
+      error("loader: shard must be {rank, size} with 1 <= rank <= size", 2)
+    end
+    -- every rank draws the same orders: from a generator of the loader's own,
+    -- seeded once here from the library's (seeded alike on every rank)
+    loader.rank, loader.ranks = s[1], s[2]
+    loader.seed, loader.epoch = math.floor(cnn.rand(1):item() * 2 ^ 24), 0
+  end
+  return setmetatable(loader, Loader)
+end
+
+-- Positions [first, last] of batch b in the epoch's order (for this rank when sharded).
+function Loader:batch_range(b)
+  local bs, ranks = self.batch_size, self.ranks or 1
+  local first = (b - 1) * bs * ranks + 1
+  local size = math.min(bs * ranks, self.n - first + 1)
+  if ranks == 1 then return first, size end
+  local per, extra = size // ranks, size % ranks -- split as evenly as possible
+  local r = self.rank - 1
+  return first + r * per + math.min(r, extra), per + (r < extra and 1 or 0)
 end
 
 function Loader:__len()
-  if self.drop_last then return self.n // self.batch_size end
-  return (self.n + self.batch_size - 1) // self.batch_size
+  local global = self.batch_size * (self.ranks or 1)
+  local full, rest = self.n // global, self.n % global
+  if self.drop_last or rest < (self.ranks or 1) then return full end
+  return full + 1
 end
 
 -- One epoch. With shuffle, each call draws a new order from the library's
--- generator. opts.skip skips that many batches (after drawing the order), for
--- resuming inside an epoch.
+-- generator (a sharded loader's own generator). opts.skip skips that many
+-- batches (after drawing the order), for resuming inside an epoch.
 function Loader:iter(opts)
-  local order = self.shuffle and cnn.randperm(self.n) or nil
+  local order
+  if self.shuffle and self.ranks then
+    self.epoch = self.epoch + 1
+    order = cnn.randperm(self.n, self.seed + self.epoch)
+  elseif self.shuffle then
+    order = cnn.randperm(self.n)
+  end
   local b, count = opts and opts.skip or 0, #self
   local images, labels = self.set.images, self.set.labels
   return function()
     b = b + 1
     if b > count then return nil end
-    local first = (b - 1) * self.batch_size + 1
-    local size = math.min(self.batch_size, self.n - first + 1)
+    local first, size = self:batch_range(b)
     local x, y
     if order then
       local idx = order:narrow(1, first, size)
