@@ -6,6 +6,7 @@
 --   ./cnnlua examples/train.lua [options]          (make train runs the defaults)
 --   ./cnnlua examples/train.lua --model cnn --augment --epochs 15
 --   ./cnnlua examples/train.lua --resume runs/checkpoint.cnn
+--   mpirun -np 2 ./cnnlua examples/train.lua --distributed     (data-parallel, cnn.dist)
 --
 -- Ctrl-C stops after the current step and saves a checkpoint to resume from;
 -- a resumed run reproduces the uninterrupted one exactly.
@@ -30,6 +31,7 @@ local SPEC = {
   { "resume", nil, "checkpoint to continue from (its options apply unless given again)", "string" },
   { "limit", nil, "train on the first N images and test on the first N/6 (quick runs)", "integer" },
   { "stop-after", nil, "stop after N steps as Ctrl-C does, saving a checkpoint (to test resuming)", "integer" },
+  { "distributed", false, "data-parallel across the processes of mpirun (the batch is split among them)", "flag" },
   { "help", false, "show this help", "flag" },
 }
 local SUMMARY = "Trains a convolutional network on Fashion-MNIST."
@@ -68,6 +70,18 @@ opts.lr = opts.lr or (opts.optimizer == "sgd" and 0.05 or 0.001)
 if opts.threads then cnn.set_num_threads(opts.threads) end
 cnn.seed(opts.seed)
 
+-- Data parallelism: each of the processes started by mpirun trains on its
+-- share of every batch; gradients are averaged (cnn.dist). Only the first
+-- prints and writes files.
+local dist, rank, ranks = nil, 1, 1
+if opts.distributed then
+  dist = require "cnn.dist"
+  rank, ranks = dist.init()
+  if opts.batch_size % ranks ~= 0 then fail(string.format("batch size %d is not divisible by %d processes", opts.batch_size, ranks)) end
+end
+local main = rank == 1
+if not main then print = function() end end -- the other ranks work silently
+
 -- Data.
 local ok_data, train_set, test_set = pcall(data.fashion_mnist, opts.data)
 if not ok_data then fail(train_set) end
@@ -85,11 +99,15 @@ local transform = normalize
 if opts.augment then
   transform = data.transforms.compose { data.transforms.random_translate(2), data.transforms.hflip(), normalize }
 end
-local loader = data.loader(train_set, { batch_size = opts.batch_size, shuffle = true, transform = transform })
+local loader = data.loader(train_set, { batch_size = opts.batch_size // ranks, shuffle = true, transform = transform,
+  shard = dist and { rank, ranks } or nil })
 local test_loader = data.loader(test_set, { batch_size = 256, transform = normalize })
 
 -- Model, loss, optimizer, schedule.
-local model = dofile(script_dir .. "/models/" .. opts.model .. ".lua")(#classes)
+local net = dofile(script_dir .. "/models/" .. opts.model .. ".lua")(#classes)
+local model = dist and dist.DataParallel(net) or net
+-- every rank draws its own augmentations and dropout masks
+if dist then cnn.seed(opts.seed * 1000 + rank) end
 local criterion = nn.CrossEntropyLoss()
 local opt
 if opts.optimizer == "sgd" then
@@ -103,31 +121,64 @@ local schedule = optim.CosineLR(opt, opts.epochs)
 
 local history, start_epoch, skip, partial = {}, 1, 0, nil
 if resumed then
-  local ok_state, err = pcall(model.load_state_dict, model, resumed.model)
+  local ok_state, err = pcall(net.load_state_dict, net, resumed.model)
   if not ok_state then fail("cannot resume from " .. opts.resume .. ": " .. tostring(err)) end
   opt:load_state_dict(resumed.optimizer)
   schedule.last_epoch = resumed.scheduler_epoch
   history = resumed.history
   start_epoch, skip, partial = resumed.epoch, resumed.batch or 0, resumed.partial
   if not resumed.batch then start_epoch = resumed.epoch + 1 end
+  if dist then
+    if not resumed.rngs or #resumed.rngs ~= ranks then fail("the checkpoint was not written by " .. ranks .. " processes") end
+    resumed.rng, resumed.rng_epoch = resumed.rngs[rank], resumed.rng_epochs and resumed.rng_epochs[rank]
+    partial = resumed.partials and resumed.partials[rank]
+    loader.epoch = resumed.loader_epoch - (resumed.batch and 1 or 0)
+  end
+end
+
+-- Every rank's generator state, gathered on all (a 32-byte state as 16 exact floats).
+local function gather_states(state)
+  if not dist then return nil end
+  local t = cnn.empty(16)
+  for i = 1, 16 do t:set(i, (string.unpack("<I2", state, 2 * i - 1))) end
+  local all, list = dist.allgather(t), {}
+  for r = 1, ranks do
+    local parts = {}
+    for i = 1, 16 do parts[i] = string.pack("<I2", math.floor(all:get(r, i))) end
+    list[r] = table.concat(parts)
+  end
+  return list
 end
 
 os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
 local checkpoint_path = opts.out .. "/checkpoint.cnn"
 
-print(model)
+print(net)
 print(string.format("%d training and %d test images, %d classes; %s, lr %g, batch %d%s, %d threads",
   train_set.images:size(1), test_set.images:size(1), #classes, opts.optimizer, opts.lr, opts.batch_size,
   opts.augment and ", augmented" or "", cnn.get_num_threads()))
+if dist then print(string.format("data-parallel over %d processes, %d images each per step", ranks, opts.batch_size // ranks)) end
 if resumed then print("resuming from " .. opts.resume) end
 
+-- Collective in distributed mode (the generator states are gathered); the
+-- first rank writes.
 local function save_checkpoint(epoch, batch, rng_epoch, part)
+  local rngs, rng_epochs = gather_states(cnn.get_rng_state()), rng_epoch and gather_states(rng_epoch)
+  local partials
+  if dist and part then -- each rank's running totals of the interrupted epoch
+    local all = dist.allgather(cnn.tensor({ part.loss, part.correct, part.seen, part.seconds }))
+    partials = {}
+    for r = 1, ranks do
+      partials[r] = { loss = all:get(r, 1), correct = all:get(r, 2), seen = all:get(r, 3), seconds = all:get(r, 4) }
+    end
+  end
+  if not main then return end
   cnn.save(checkpoint_path, {
     kind = "cnnlua.train", model_name = opts.model, classes = classes, options = opts,
-    net = model, -- the whole module (its tensors are the state_dict's: stored once)
-    model = model:state_dict(), optimizer = opt:state_dict(), scheduler_epoch = schedule.last_epoch,
+    net = net, -- the whole module (its tensors are the state_dict's: stored once)
+    model = net:state_dict(), optimizer = opt:state_dict(), scheduler_epoch = schedule.last_epoch,
     epoch = epoch, batch = batch, rng = cnn.get_rng_state(), rng_epoch = rng_epoch, partial = part,
-    history = history,
+    history = history, rngs = rngs, rng_epochs = rng_epochs, partials = partials, loader_epoch = loader.epoch,
   })
 end
 
@@ -228,12 +279,18 @@ for epoch = start_epoch, opts.epochs do
     local rate = (stats.seen - seen0) / math.max(cnn.clock() - t0, 1e-9)
     report_progress(epoch, b, #loader, stats.loss / stats.seen, stats.correct / stats.seen, rate)
     steps_run = steps_run + 1
-    if (cnn.interrupted() or steps_run == opts.stop_after) and b < #loader then
+    local stop = cnn.interrupted() or steps_run == opts.stop_after
+    if dist then -- all ranks stop at the same step, or none
+      local flag = cnn.tensor({ stop and 1 or 0 })
+      stop = dist.allreduce_(flag, "max"):item() > 0
+    end
+    if stop and b < #loader then
       stats.seconds = stats.seconds + cnn.clock() - t0
       save_checkpoint(epoch, b, rng_epoch, stats)
       if tty then io.write("\n") end
       print(string.format("interrupted at epoch %d, batch %d: checkpoint saved to %s; continue with --resume %s", epoch,
         b, checkpoint_path, checkpoint_path))
+      if dist then dist.finalize() end
       os.exit(130, true)
     end
   end
@@ -242,7 +299,13 @@ for epoch = start_epoch, opts.epochs do
   stats.seconds = stats.seconds + cnn.clock() - t0
   local lr = opt.options.lr
   schedule:step()
-  local test_loss, test_acc, confusion = evaluate()
+  if dist then -- the epoch's totals over all ranks, and one set of running statistics
+    local totals = dist.allreduce_(cnn.tensor({ stats.loss, stats.correct, stats.seen }), "sum")
+    stats = { loss = totals:get(1), correct = totals:get(2), seen = totals:get(3), seconds = stats.seconds }
+    model:sync_buffers()
+  end
+  local test_loss, test_acc, confusion = 0, 0, nil
+  if main then test_loss, test_acc, confusion = evaluate() end
   final_confusion = confusion
   history[#history + 1] = { epoch = epoch, train_loss = stats.loss / stats.seen, train_acc = stats.correct / stats.seen,
     test_loss = test_loss, test_acc = test_acc, lr = lr, seconds = stats.seconds }
@@ -250,10 +313,14 @@ for epoch = start_epoch, opts.epochs do
     epoch, opts.epochs, stats.loss / stats.seen, 100 * stats.correct / stats.seen, test_loss, 100 * test_acc, lr,
     stats.seconds, stats.seen / stats.seconds))
   save_checkpoint(epoch, nil, nil, nil)
-  cnn.save(opts.out .. "/model.cnn", model) -- the network alone, for predict.lua and host programs
-  write_metrics()
+  if main then
+    cnn.save(opts.out .. "/model.cnn", net) -- the network alone, for predict.lua and host programs
+    write_metrics()
+  end
 end
 cnn.catch_interrupt(false)
+if dist then dist.finalize() end
+if not main then os.exit(0, true) end
 
 if not final_confusion then -- resumed after the last epoch: evaluate once more for the report
   local _, _, confusion = evaluate()

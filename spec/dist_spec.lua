@@ -41,6 +41,29 @@ describe("cnn.dist", function()
     assert.is_true(os.time() - t0 < 60)
   end)
 
+  it("train.lua --distributed trains on both ranks and resumes under mpirun exactly", function()
+    local data, a, b = H.tmpdir(), H.tmpdir(), H.tmpdir()
+    H.fake_fashion(data, 240, 60)
+    local function train(args)
+      return H.run(MPIRUN .. H.shell_quote(H.cnnlua) .. " examples/train.lua --distributed --threads 1 " .. args)
+    end
+    local common = string.format("--data %s --epochs 2 --augment --out ", data)
+    local log, code = train(common .. a)
+    assert.are.equal(0, code, log)
+    assert.truthy(log:find("data-parallel over 2 processes, 32 images each per step", 1, true), log)
+    local _, n = log:gsub("\nepoch  %d/2", "")
+    assert.are.equal(2, n, log) -- only the first rank prints
+    log, code = train(common .. b .. " --stop-after 5")
+    assert.are.equal(130, code, log)
+    log, code = train("--resume " .. b .. "/checkpoint.cnn")
+    assert.are.equal(0, code, log)
+    local function metrics(dir)
+      return (H.read(dir .. "/metrics.csv"):gsub(",[%d.]+\n", "\n"))
+    end
+    assert.are.equal(metrics(a), metrics(b))
+    os.execute("rm -rf " .. data .. " " .. a .. " " .. b)
+  end)
+
   it("rejects bad arguments", function()
     local out = H.run(H.shell_quote(H.cnnlua) .. [[ -e '
       local dist = require "cnn.dist"
