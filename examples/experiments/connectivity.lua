@@ -55,7 +55,7 @@ local function window_connections(c, h, w, k, kout)
 end
 
 print("Part 1: one layer, C x H x W -> K x H x W, k x k windows (no biases)\n")
-print(string.format("%-26s %-18s %14s %14s %14s", "layer", "kind", "weights", "connections", "multiply-adds"))
+print(string.format("%-30s %-18s %14s %14s %14s", "layer", "kind", "weights", "connections", "multiply-adds"))
 local layers = { { 1, 28, 28, 32, 5 }, { 32, 14, 14, 64, 5 } }
 if not quick then layers[#layers + 1] = { 3, 224, 224, 64, 3 } end
 local first
@@ -72,7 +72,7 @@ for _, l in ipairs(layers) do
     { "convolutional", conv_module:num_parameters(), conn, conn },
   }
   for _, r in ipairs(rows) do
-    print(string.format("%-26s %-18s %14s %14s %14s", name, r[1], commas(r[2]), commas(r[3]), commas(r[4])))
+    print(string.format("%-30s %-18s %14s %14s %14s", name, r[1], commas(r[2]), commas(r[3]), commas(r[4])))
     name = ""
   end
   first = first or rows

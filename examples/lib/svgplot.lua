@@ -16,7 +16,8 @@ local function nice_ticks(lo, hi, n)
     end
   end
   local ticks = {}
-  for v = math.floor(lo / step) * step, hi + step / 2, step do ticks[#ticks + 1] = v end
+  local first, last = math.floor(lo / step), math.ceil(hi / step)
+  for i = first, last do ticks[#ticks + 1] = i * step end
   return ticks
 end
 
