@@ -162,8 +162,10 @@ valgrind: all
 $(B)/bench_gemm: bench/bench_gemm.c $(B)/libcnnlua.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(B)/libcnnlua.a $(LUA_LIBS) $(DEP_LIBS)
 
-bench: all $(B)/bench_gemm
+# The benchmark suite; PyTorch runs side by side when /usr/bin/python3 imports it.
+bench: all dist $(B)/bench_gemm
 	$(B)/bench_gemm
+	./cnnlua bench/bench.lua $(BENCH_ARGS)
 
 # The PyTorch reference values the specs compare against (committed; CI needs no PyTorch).
 fixtures:

@@ -1,0 +1,293 @@
+-- The benchmark suite (make bench): per-layer convolution times, memory-bound
+-- kernels against a plain copy of the same bytes, training and inference
+-- throughput, peak memory, start-up time and data-parallel scaling. When
+-- PyTorch is importable by /usr/bin/python3, each workload also runs under
+-- PyTorch (bench/bench_torch.py, tuned: 2 threads, OpenBLAS single-threaded)
+-- right after ours, and the table prints the ratio. Medians of 5 timings, each
+-- of enough repetitions to last 0.2 s; no timing is asserted anywhere.
+--
+--   ./cnnlua bench/bench.lua [--quick] [--no-torch] [--only SECTION]
+local cnn = cnn or require "cnn"
+local nn = cnn.nn
+
+local quick, use_torch, only = false, true, nil
+for i, a in ipairs(arg or {}) do
+  if a == "--quick" then quick = true
+  elseif a == "--no-torch" then use_torch = false
+  elseif a == "--only" then only = arg[i + 1] end
+end
+local threads = 2
+cnn.set_num_threads(threads)
+
+local function has_torch()
+  if not use_torch then return false end
+  local f = io.popen("/usr/bin/python3 -c 'import torch' 2>/dev/null && echo yes")
+  local ok = f and f:read("a"):find("yes") ~= nil
+  if f then f:close() end
+  return ok
+end
+local torch = has_torch()
+
+-- Seconds per call of fn: median of 5 timings of enough calls for 0.2 s.
+local function time(fn)
+  fn()
+  local reps, t0 = 1, cnn.clock()
+  fn()
+  local once = cnn.clock() - t0
+  reps = math.max(1, math.floor(0.2 / math.max(once, 1e-6)))
+  if quick then reps = math.max(1, reps // 4) end
+  local runs = {}
+  for r = 1, quick and 3 or 5 do
+    t0 = cnn.clock()
+    for _ = 1, reps do fn() end
+    runs[r] = (cnn.clock() - t0) / reps
+  end
+  table.sort(runs)
+  return runs[(#runs + 1) // 2]
+end
+
+-- Seconds per iteration that PyTorch takes for a workload, or nil.
+local function torch_time(key)
+  if not torch then return nil end
+  local cmd = string.format("OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/bench_torch.py %s %s 2>/dev/null", key,
+    quick and "quick" or "")
+  local f = io.popen(cmd)
+  local out = f:read("a")
+  f:close()
+  return tonumber(out:match("seconds ([%d.e+-]+)"))
+end
+
+local rows = {}
+local function row(section, name, ours, theirs, unit, per)
+  -- per: the work of one call (flops or bytes or images), to print a rate
+  local r = { section = section, name = name, ours = ours, theirs = theirs, unit = unit, per = per }
+  rows[#rows + 1] = r
+  local rate = per and string.format("%8.1f %-8s", per / ours / (unit == "img/s" and 1 or 1e9), unit) or
+      string.format("%17s", "")
+  local ratio = theirs and string.format("%8.2f ms %7.2fx", theirs * 1e3, theirs / ours) or ""
+  print(string.format("%-46s %9.3f ms %s %s", name, ours * 1e3, rate, ratio))
+  io.stdout:flush()
+end
+
+local function section(name)
+  if only and only ~= name then return false end
+  print("\n" .. name)
+  return true
+end
+
+print(string.format("cnnlua %s, %d threads, %s; PyTorch %s", cnn.version, threads, os.date("!%Y-%m-%d"),
+  torch and "side by side (ratio = PyTorch time / ours: above 1 means cnnlua is faster)" or "not available"))
+print(string.format("%-46s %12s %17s %8s %8s", "workload", "cnnlua", "rate", "PyTorch", "ratio"))
+
+-- Convolution layers a-f of docs/performance.md: forward, and forward with
+-- both gradients (input and weight), which costs three forwards.
+local convs = {
+  { "a", "LeNet conv1 b64 1->6 5x5 pad2 28x28", 64, 1, 6, 5, 2, 28 },
+  { "b", "LeNet conv2 b64 6->16 5x5 14x14", 64, 6, 16, 5, 0, 14 },
+  { "c", "b32 64->64 3x3 pad1 32x32", 32, 64, 64, 3, 1, 32 },
+  { "d", "b32 128->128 3x3 pad1 16x16", 32, 128, 128, 3, 1, 16 },
+  { "e", "b32 64->128 1x1 32x32", 32, 64, 128, 1, 0, 32 },
+  { "f", "b1 64->64 3x3 pad1 56x56", 1, 64, 64, 3, 1, 56 },
+}
+if section("convolution (GFLOP/s)") then
+  for _, c in ipairs(convs) do
+    local key, name, N, C, K, k, pad, H = table.unpack(c)
+    local x, w, b = cnn.randn(N, C, H, H), cnn.randn(K, C, k, k), cnn.randn(K)
+    local P = H + 2 * pad - k + 1
+    local flop = 2 * N * K * P * P * C * k * k
+    local opts = { padding = pad }
+    local fwd = time(function() return cnn.conv2d(x, w, b, opts) end)
+    row("conv", key .. ". " .. name .. " fwd", fwd, torch_time("conv_" .. key .. "_fwd"), "GFLOP/s", flop)
+    if key ~= "f" then
+      local dy = cnn.randn(N, K, P, P)
+      local gw, gb = cnn.zeros(K, C, k, k), cnn.zeros(K)
+      local both = time(function()
+        cnn.conv2d(x, w, b, opts)
+        cnn.conv2d_backward(x, w, dy, opts, gw, gb, key ~= "a")
+      end)
+      row("conv", key .. ". " .. name .. " fwd+bwd", both, torch_time("conv_" .. key .. "_fwdbwd"), "GFLOP/s", 3 * flop)
+    end
+  end
+end
+
+-- Memory-bound kernels, against a copy of as many bytes through mapped memory.
+if section("memory-bound kernels (GB/s moved)") then
+  local x = cnn.randn(32, 64, 32, 32)
+  local bytes = x:numel() * 4
+  local out = cnn.empty(32, 64, 32, 32)
+  local copy = time(function() out:copy_(x) end)
+  row("memory", "reference: copy 8 MiB (read + write)", copy, nil, "GB/s", 2 * bytes)
+  local y, idx = cnn.max_pool2d(x, 2)
+  local dy = cnn.randn(y:shape())
+  local pool = time(function()
+    local _, i = cnn.max_pool2d(x, 2)
+    cnn.max_pool2d_backward(x, i, dy, 2)
+  end)
+  -- fwd reads x, writes y and indices; bwd reads dy and indices, writes dx
+  row("memory", "max_pool2d 2x2/2 32x64x32x32 fwd+bwd", pool, torch_time("maxpool"), "GB/s", bytes * 2 + bytes * 1.5)
+  local bn = nn.BatchNorm2d(64)
+  local g = cnn.randn(32, 64, 32, 32)
+  local batchnorm = time(function()
+    bn:forward(x)
+    bn:backward(x, g)
+  end)
+  row("memory", "batchnorm2d(64) training fwd+bwd", batchnorm, torch_time("batchnorm"), "GB/s", bytes * 6)
+  local relu = time(function()
+    local r = cnn.relu(x)
+    cnn.relu_backward(x, r, g)
+  end)
+  row("memory", "relu fwd+bwd", relu, torch_time("relu"), "GB/s", bytes * 5)
+end
+
+local function small_cnn()
+  local function block(cin, cout)
+    return nn.Conv2d(cin, cout, 3, { padding = 1 }), nn.ReLU()
+  end
+  local m = nn.Sequential()
+  for _, l in ipairs({ block(1, 32) }) do m:add(l) end
+  for _, l in ipairs({ block(32, 32) }) do m:add(l) end
+  m:add(nn.MaxPool2d(2))
+  for _, l in ipairs({ block(32, 64) }) do m:add(l) end
+  for _, l in ipairs({ block(64, 64) }) do m:add(l) end
+  m:add(nn.MaxPool2d(2)):add(nn.Flatten()):add(nn.Linear(64 * 7 * 7, 128)):add(nn.ReLU()):add(nn.Linear(128, 10))
+  return m
+end
+local function lenet()
+  return dofile("examples/models/lenet.lua")(10)
+end
+
+-- Training throughput on Fashion-MNIST: batch 64, SGD with momentum 0.9.
+local train_set
+local function training(build, steps)
+  train_set = train_set or select(1, cnn.data.fashion_mnist())
+  local model = build()
+  local crit = nn.CrossEntropyLoss()
+  local opt = cnn.optim.SGD(model, { lr = 0.01, momentum = 0.9 })
+  local loader = cnn.data.loader(train_set, { batch_size = 64, shuffle = true })
+  local iter = loader:iter()
+  local function step()
+    local x, y = iter()
+    opt:zero_grad()
+    local s = model:forward(x)
+    crit:forward(s, y)
+    model:backward(x, crit:backward(s, y))
+    opt:step()
+  end
+  for _ = 1, 5 do step() end
+  local t0 = cnn.clock()
+  for _ = 1, steps do step() end
+  return (cnn.clock() - t0) / steps
+end
+
+if section("training on Fashion-MNIST (images/s)") then
+  local n = quick and 20 or 100
+  row("train", "LeNet-5, batch 64", training(lenet, n), torch_time("train_lenet"), "img/s", 64)
+  row("train", "small CNN (468k parameters), batch 64", training(small_cnn, quick and 5 or 20),
+    torch_time("train_cnn"), "img/s", 64)
+end
+
+if section("inference (images/s)") then
+  for _, m in ipairs({ { "LeNet-5", lenet, "lenet" }, { "small CNN", small_cnn, "cnn" } }) do
+    local model = m[2]():evaluate()
+    for _, batch in ipairs({ 1, 256 }) do
+      local x = cnn.rand(batch, 1, 28, 28)
+      if batch == 1 and m[3] == "cnn" then cnn.set_num_threads(1) end
+      local t = time(function() return model:forward(x) end)
+      cnn.set_num_threads(threads)
+      row("infer", string.format("%s, batch %d%s", m[1], batch, batch == 1 and m[3] == "cnn" and " (1 thread)" or ""), t,
+        torch_time(string.format("infer_%s_%d", m[3], batch)), "img/s", batch)
+    end
+  end
+end
+
+-- Peak memory of a training run, and start-up time, in separate processes.
+local function shell(cmd)
+  local f = io.popen(cmd)
+  local out = f:read("a")
+  f:close()
+  return out
+end
+
+if section("process (peak RSS in MiB, start-up in ms)") then
+  for _, m in ipairs({ { "LeNet-5", "lenet" }, { "small CNN", "cnn" } }) do
+    local script = string.format([[
+      local nn = cnn.nn
+      local train = cnn.data.fashion_mnist()
+      local model = %s
+      local crit, opt = nn.CrossEntropyLoss(), cnn.optim.SGD(model, {lr = 0.01, momentum = 0.9})
+      local it = cnn.data.loader(train, {batch_size = 64, shuffle = true}):iter()
+      for _ = 1, 30 do
+        local x, y = it()
+        opt:zero_grad(); local s = model:forward(x); crit:forward(s, y); model:backward(x, crit:backward(s, y)); opt:step()
+      end
+      local f = io.open("/proc/self/status"); print(f:read("a"):match("VmHWM:%%s*(%%d+)")); f:close()]],
+      m[2] == "lenet" and 'dofile("examples/models/lenet.lua")(10)' or 'dofile("examples/models/cnn.lua")(10)')
+    local path = os.tmpname()
+    local f = io.open(path, "w")
+    f:write(script)
+    f:close()
+    local kb = tonumber(shell("./cnnlua " .. path):match("(%d+)"))
+    os.remove(path)
+    local theirs = torch_time("rss_" .. m[2])
+    print(string.format("%-46s %9.0f MiB %17s %s", "peak RSS, training " .. m[1], kb / 1024, "",
+      theirs and string.format("%8.0f MiB %7.2fx", theirs, theirs / (kb / 1024)) or ""))
+  end
+  local starts = {}
+  for i = 1, 15 do
+    local t0 = cnn.clock()
+    os.execute("./cnnlua -e '' >/dev/null 2>&1")
+    starts[i] = cnn.clock() - t0
+  end
+  table.sort(starts)
+  local theirs = torch_time("startup")
+  row("process", "start-up: cnnlua -e '' (PyTorch: import torch)", starts[8], theirs, nil, nil)
+end
+
+-- Data-parallel scaling: LeNet training, 1 process x 2 threads against 2
+-- processes x 1 thread (mpirun), and the time spent in allreduce per step.
+if section("data-parallel scaling (LeNet-5, global batch 64)") and os.execute("command -v mpirun >/dev/null") then
+  local steps = quick and 20 or 100
+  local script = string.format([[
+    local dist = require "cnn.dist"
+    local rank, size = dist.init()
+    cnn.set_num_threads(tonumber(os.getenv("THREADS")))
+    local nn = cnn.nn
+    local train = cnn.data.fashion_mnist()
+    cnn.seed(1)
+    local net = dofile("examples/models/lenet.lua")(10)
+    local model = dist.DataParallel(net)
+    local crit, opt = nn.CrossEntropyLoss(), cnn.optim.SGD(model, {lr = 0.01, momentum = 0.9})
+    local it = cnn.data.loader(train, {batch_size = 64 // size, shuffle = true, shard = {rank, size}}):iter()
+    local sync = 0
+    local function step()
+      local x, y = it()
+      opt:zero_grad(); local s = net:forward(x); crit:forward(s, y); net:backward(x, crit:backward(s, y))
+      local t = dist.wtime(); model:sync_gradients(); sync = sync + dist.wtime() - t
+      opt:step()
+    end
+    for _ = 1, 5 do step() end
+    sync = 0
+    dist.barrier()
+    local t0 = dist.wtime()
+    for _ = 1, %d do step() end
+    dist.barrier()
+    if rank == 1 then print("seconds", (dist.wtime() - t0) / %d, "sync", sync / %d) end
+    dist.finalize()]], steps, steps, steps)
+  local path = os.tmpname()
+  local f = io.open(path, "w")
+  f:write(script)
+  f:close()
+  local env = 'OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none '
+    .. 'LUA_CPATH="build/?.so;;" '
+  local one = shell(env .. "THREADS=2 ./cnnlua " .. path)
+  local two = shell(env .. "THREADS=1 mpirun -np 2 --oversubscribe ./cnnlua " .. path .. " 2>/dev/null")
+  os.remove(path)
+  local s1 = tonumber(one:match("seconds%s+([%d.e+-]+)"))
+  local s2, sync2 = tonumber(two:match("seconds%s+([%d.e+-]+)")), tonumber(two:match("sync%s+([%d.e+-]+)"))
+  if s1 then row("dist", "1 process x 2 threads", s1, nil, "img/s", 64) end
+  if s2 then
+    row("dist", "2 processes x 1 thread (mpirun)", s2, nil, "img/s", 64)
+    print(string.format("%-46s %9.3f ms per step (%.0f%% of the step)", "  of which gradient allreduce", sync2 * 1e3,
+      100 * sync2 / s2))
+  end
+end
