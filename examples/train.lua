@@ -42,12 +42,7 @@ local function fail(msg, show_usage)
   os.exit(1, true)
 end
 
-local ok, opts, given = pcall(options.parse, arg or {}, SPEC)
-if not ok then fail(opts, true) end
-if opts.help then
-  print(options.usage("cnnlua examples/train.lua", SUMMARY, SPEC))
-  os.exit(0, true)
-end
+local opts, given = options.cli(arg, "examples/train.lua", SUMMARY, SPEC)
 
 -- Resuming: the checkpoint's options apply unless given again.
 local resumed
@@ -150,7 +145,7 @@ local function gather_states(state)
   return list
 end
 
-os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
+options.ensure_dir(opts.out)
 local checkpoint_path = opts.out .. "/checkpoint.cnn"
 
 print(net)

@@ -12,18 +12,7 @@ local function tmp(suffix)
   return p .. (suffix or ".png")
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read, write = H.read, H.write
 
 describe("image.load", function()
   local cases = {

@@ -2,6 +2,7 @@
 -- writes and every way a file can be wrong.
 local cnn = require "cnn"
 local nn, optim = cnn.nn, cnn.optim
+local H = require "support.helpers"
 
 local function tmp()
   local p = os.tmpname()
@@ -9,18 +10,7 @@ local function tmp()
   return p
 end
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read, write = H.read, H.write
 
 describe("cnn.save and cnn.load", function()
   it("round-trip tensors, numbers, strings, booleans and nested tables", function()

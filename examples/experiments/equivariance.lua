@@ -18,24 +18,17 @@
 local cnn = cnn or require "cnn"
 local script_dir = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = script_dir .. "/../?.lua;" .. package.path
+local options = require "lib.options"
 local svgplot = require "lib.svgplot"
 local nn = cnn.nn
 
-local quick, out_dir = false, "runs/experiments"
-local i = 1
-while arg and arg[i] do
-  if arg[i] == "--quick" then quick = true
-  elseif arg[i] == "--out" then i = i + 1; out_dir = arg[i]
-  elseif arg[i] == "--help" then
-    print("usage: cnnlua examples/experiments/equivariance.lua [--quick] [--out DIR]")
-    os.exit(0, true)
-  else
-    io.stderr:write("equivariance.lua: unknown option '", arg[i], "'\n")
-    os.exit(1, true)
-  end
-  i = i + 1
-end
-os.execute("mkdir -p '" .. out_dir:gsub("'", "'\\''") .. "'")
+local opts = options.cli(arg, "examples/experiments/equivariance.lua", "Translation equivariance of convolution stacks, measured.", {
+  { "quick", false, "a smaller run of a few seconds (what the specs check)", "flag" },
+  { "out", "runs/experiments", "directory for the pictures", "string" },
+  { "help", false, "show this help", "flag" },
+})
+local quick, out_dir = opts.quick, opts.out
+options.ensure_dir(out_dir)
 
 -- Padding for the stride-1 max pooling of the BlurPool stack (a custom layer
 -- in a few lines): on a cyclic signal, the window wraps around as well.

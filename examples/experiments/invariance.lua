@@ -38,14 +38,9 @@ local SPEC = {
   { "out", "runs/experiments", "directory for the pictures and the table", "string" },
   { "help", false, "show this help", "flag" },
 }
-local ok, opts = pcall(options.parse, arg or {}, SPEC)
-if not ok or opts.help then
-  if not ok then io.stderr:write("invariance.lua: ", opts, "\n") end
-  print(options.usage("cnnlua examples/experiments/invariance.lua", "Translation invariance of trained classifiers.", SPEC))
-  os.exit(ok and 0 or 1, true)
-end
+local opts = options.cli(arg, "examples/experiments/invariance.lua", "Translation invariance of trained classifiers.", SPEC)
 if opts.quick then opts.epochs, opts.train, opts.test = 1, 1200, 300 end
-os.execute("mkdir -p '" .. opts.out:gsub("'", "'\\''") .. "'")
+options.ensure_dir(opts.out)
 cnn.seed(opts.seed)
 
 local ok_data, train_set, test_set = pcall(data.fashion_mnist, opts.data)

@@ -52,4 +52,23 @@ function options.usage(program, summary, spec)
   return table.concat(lines, "\n")
 end
 
+-- The whole command line of a script: parses args; on --help prints the usage
+-- and exits 0, on a bad option prints the error and the usage and exits 1.
+-- The spec must have a "help" flag. Returns the values and the given set.
+function options.cli(args, program, summary, spec)
+  local ok, values, given = pcall(options.parse, args or {}, spec)
+  if not ok or values.help then
+    if not ok then io.stderr:write(program, ": ", values, "\n") end
+    local out = ok and io.stdout or io.stderr
+    out:write(options.usage("cnnlua " .. program, summary, spec), "\n")
+    os.exit(ok and 0 or 1, true)
+  end
+  return values, given
+end
+
+-- Creates a directory (and its parents) if it does not exist.
+function options.ensure_dir(path)
+  os.execute("mkdir -p '" .. path:gsub("'", "'\\''") .. "'")
+end
+
 return options
