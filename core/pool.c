@@ -52,10 +52,54 @@ typedef struct {
   float *out, *idx;
 } max_job;
 
+/* A larger value, or the first NaN, replaces the current maximum. The choice
+ * is made with bit masks, not branches: on real data the comparisons go
+ * either way at random, and a mispredicted branch costs more than the rest. */
+static inline void take(float v, int64_t pos, float *best, int64_t *at) {
+  int t = (v > *best) | ((v != v) & (*best == *best));
+  int64_t m = -(int64_t)t;
+  uint32_t vb, bb, m32 = (uint32_t)m;
+  memcpy(&vb, &v, 4);
+  memcpy(&bb, best, 4);
+  bb = (bb & ~m32) | (vb & m32);
+  memcpy(best, &bb, 4);
+  *at = (*at & ~m) | (pos & m);
+}
+
+/* The common 2x2 window with stride 2 and no padding: every window is whole. */
+static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
+  const cnn_pool2d_geom *g = j->g;
+  int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;
+  for (int64_t plane = first; plane < last; plane++) {
+    const float *x = j->inp + plane * HW;
+    float *out = j->out + plane * PQ, *idx = j->idx + plane * PQ;
+    for (int64_t p = 0; p < g->P; p++)
+      for (int64_t q = 0; q < g->Q; q++) {
+        int64_t pos = 2 * p * W + 2 * q;
+        float best = x[pos];
+        int64_t at = pos;
+        take(x[pos + 1], pos + 1, &best, &at);
+        take(x[pos + W], pos + W, &best, &at);
+        take(x[pos + W + 1], pos + W + 1, &best, &at);
+        out[p * g->Q + q] = best;
+        idx[p * g->Q + q] = (float)at;
+      }
+  }
+}
+
+static bool is_2x2(const cnn_pool2d_geom *g) {
+  return g->k[0] == 2 && g->k[1] == 2 && g->stride[0] == 2 && g->stride[1] == 2 && g->pad[0] == 0 &&
+         g->pad[1] == 0 && g->dil[0] == 1 && g->dil[1] == 1 && 2 * g->P <= g->H && 2 * g->Q <= g->W;
+}
+
 static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
   (void)thread;
   const max_job *j = ctx;
   const cnn_pool2d_geom *g = j->g;
+  if (is_2x2(g)) {
+    max_planes_2x2(j, first, last);
+    return;
+  }
   int64_t HW = g->H * g->W, PQ = g->P * g->Q;
   for (int64_t plane = first; plane < last; plane++) {
     const float *x = j->inp + plane * HW;
@@ -74,11 +118,7 @@ static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
         for (int64_t i = i0; i < i1; i++)
           for (int64_t jj = j0; jj < j1; jj++) {
             int64_t pos = (hs + i * g->dil[0]) * g->W + ws + jj * g->dil[1];
-            float v = x[pos];
-            /* a larger value, or the first NaN; selects rather than branches */
-            bool take = (v > best) | ((v != v) & (best == best));
-            best = take ? v : best;
-            at = take ? pos : at;
+            take(x[pos], pos, &best, &at);
           }
         j->out[plane * PQ + p * g->Q + q] = best;
         j->idx[plane * PQ + p * g->Q + q] = (float)at;
@@ -92,14 +132,27 @@ void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *o
   cnn_parallel_for(g->N * g->C, 1, max_planes, &j);
 }
 
-void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
-  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
-  memset(dinp, 0, (size_t)(g->N * g->C * HW) * sizeof(float));
-  for (int64_t plane = 0; plane < g->N * g->C; plane++)
+typedef struct {
+  const cnn_pool2d_geom *g;
+  const float *dout, *idx;
+  float *dinp;
+} max_back_job;
+
+static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) {
+  (void)thread;
+  const max_back_job *j = ctx;
+  int64_t HW = j->g->H * j->g->W, PQ = j->g->P * j->g->Q;
+  memset(j->dinp + first * HW, 0, (size_t)((last - first) * HW) * sizeof(float));
+  for (int64_t plane = first; plane < last; plane++)
     for (int64_t i = 0; i < PQ; i++) {
-      int64_t at = (int64_t)idx[plane * PQ + i];
-      if (at >= 0) dinp[plane * HW + at] += dout[plane * PQ + i];
+      int64_t at = (int64_t)j->idx[plane * PQ + i];
+      if (at >= 0) j->dinp[plane * HW + at] += j->dout[plane * PQ + i];
     }
+}
+
+void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
+  max_back_job j = {g, dout, idx, dinp};
+  cnn_parallel_for(g->N * g->C, 1, max_back_planes, &j);
 }
 
 /* The window of output (p, q): rows [*h0, *h1), columns [*w0, *w1) inside the
