@@ -34,8 +34,12 @@ static double median(double *v, int n) {
   return v[n / 2];
 }
 
-/* Seconds per direct sgemm call, averaged over reps calls. */
+/* Seconds per direct sgemm call, averaged over reps calls, with OpenBLAS's
+ * own threads (cnnlua keeps OpenBLAS single-threaded and splits the work
+ * itself: the reference gets OpenBLAS's threading instead). */
+static int threads;
 static double time_sgemm(int n, const float *a, const float *b, float *c, int reps) {
+  openblas_set_num_threads(threads);
   double t0 = now();
   for (int i = 0; i < reps; i++)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
@@ -44,6 +48,7 @@ static double time_sgemm(int n, const float *a, const float *b, float *c, int re
 
 /* Seconds per cnn.matmul call from Lua, averaged over reps calls. */
 static double time_lua(lua_State *L, int reps) {
+  openblas_set_num_threads(1);
   lua_getglobal(L, "run");
   lua_pushinteger(L, reps);
   if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
@@ -68,7 +73,7 @@ int main(void) {
   static const int sizes[] = {256, 512, 1024, 2048};
   printf("matmul, n x n x n, GFLOP/s (median of %d); ratio = cnn.matmul / cblas_sgemm\n", ROUNDS);
   printf("%6s %8s %12s %12s %7s\n", "n", "threads", "cblas_sgemm", "cnn.matmul", "ratio");
-  for (int threads = 1; threads <= 2; threads++) {
+  for (threads = 1; threads <= 2; threads++) {
     cnn_set_num_threads(threads);
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       int n = sizes[s];

@@ -65,21 +65,48 @@ static void matmul_range(void *ctx, int64_t first, int64_t last, int thread) {
   }
 }
 
-/* One product uses OpenBLAS's threads; a batch of them is split across the
- * library's threads, each product single-threaded (many small products are
- * faster that way than each spread over every core). */
+/* Rows [r0, r1) of the single product out[0] = a[0] @ b[0]. */
+static void matmul_rows(void *ctx, int64_t r0, int64_t r1, int thread) {
+  (void)thread;
+  const matmul_job *j = ctx;
+  int64_t n = j->out->shape[2], k = j->a->shape[2];
+  const float *a = cnn_tensor_data(j->a) + (j->ta ? r0 : r0 * j->lda); /* op(a) row r0 */
+  cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0),
+              (int)n, (int)k, 1.0f, a, (int)j->lda, cnn_tensor_data(j->b), (int)j->ldb, 0.0f,
+              cnn_tensor_data(j->out) + r0 * n, (int)n);
+}
+
+#define ROWS_PER_THREAD 32           /* below this, one thread does the product */
+#define SPLIT_MACS ((int64_t)1 << 20) /* from here, a product is split by rows */
+#define BLAS_MACS ((int64_t)1 << 27)  /* from here (512^3), OpenBLAS's threads do better */
+
+/* A batch of products is split across the library's threads, one product per
+ * call. A single product is split by rows when it is large enough; a very
+ * large one (rare in training loops, where its spinning threads would cost
+ * more than they save) is left to OpenBLAS's own threads, which share the
+ * packed operands. */
 void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
-  int64_t m = out->shape[1], n = out->shape[2], k = a->shape[2];
+  int64_t m = out->shape[1], n = out->shape[2], k = a->shape[2], macs = m * n * k;
   matmul_job j = {out, a, b, false, false, 1, 1};
   gemm_layout(m, k, a->stride[1], a->stride[2], &j.ta, &j.lda);
   gemm_layout(k, n, b->stride[1], b->stride[2], &j.tb, &j.ldb);
-  if (out->shape[0] == 1) matmul_range(&j, 0, 1, 0);
-  else cnn_parallel_for(out->shape[0], 1, matmul_range, &j);
+  int threads = cnn_parallel_threads();
+  if (out->shape[0] > 1) {
+    cnn_parallel_for(out->shape[0], 1, matmul_range, &j);
+  } else if (macs >= BLAS_MACS && threads > 1) {
+    openblas_set_num_threads(threads);
+    matmul_range(&j, 0, 1, 0);
+    openblas_set_num_threads(1);
+  } else if (n > 0 && k > 0 && macs >= SPLIT_MACS) {
+    cnn_parallel_for(m, ROWS_PER_THREAD, matmul_rows, &j);
+  } else {
+    matmul_range(&j, 0, 1, 0);
+  }
 }
 
 void cnn_set_num_threads(int n) {
   cnn_parallel_set_threads(n);
-  openblas_set_num_threads(cnn_parallel_threads());
+  openblas_set_num_threads(1);
 }
 
 int cnn_get_num_threads(void) { return cnn_parallel_threads(); }

@@ -1,6 +1,12 @@
 /*
  * gemm.h: matrix products through OpenBLAS's cblas_sgemm, and the thread count
- * shared by the library and OpenBLAS.
+ * of the library.
+ *
+ * OpenBLAS is kept single-threaded: its idle threads spin (sched_yield) for a
+ * while after every multi-threaded call, and next to the library's own threads
+ * that oversubscribes the cores. Instead, a batch of products is split across
+ * the library's threads, and so are the rows of one large product; only very
+ * large single products (512^3 multiply-adds and more) use OpenBLAS's threads.
  */
 #ifndef CNN_GEMM_H
 #define CNN_GEMM_H
@@ -18,6 +24,7 @@ bool cnn_gemm_operand_ok(int64_t rows, int64_t cols, int64_t row_stride, int64_t
  * cnn_gemm_operand_ok, and M, N, K must fit in an int. */
 void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
 
+/* Sets the library's thread count (OpenBLAS stays at one). */
 void cnn_set_num_threads(int n);
 int cnn_get_num_threads(void);
 

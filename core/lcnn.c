@@ -152,6 +152,7 @@ static void register_embedded(lua_State *L) {
 
 int luaopen_cnn(lua_State *L) {
   luaL_checkversion(L);
+  cnn_set_num_threads(cnn_get_num_threads()); /* OpenBLAS single-threaded: see gemm.h */
   open_rng(L);
   register_embedded(L);
   lua_newtable(L);

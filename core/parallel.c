@@ -7,7 +7,6 @@
  */
 #include "parallel.h"
 
-#include <cblas.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <unistd.h>
@@ -92,9 +91,6 @@ void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
     pool.started++;
   }
   if (parts > pool.started + 1) parts = pool.started + 1;
-  /* OpenBLAS runs single-threaded inside the loop: the cores are taken */
-  int blas = openblas_get_num_threads();
-  if (blas > 1) openblas_set_num_threads(1);
   pool.fn = fn;
   pool.ctx = ctx;
   pool.n = n;
@@ -110,7 +106,6 @@ void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
   inside = false;
   pthread_mutex_lock(&pool.lock);
   while (pool.remaining > 0) pthread_cond_wait(&pool.done, &pool.lock);
-  if (blas > 1) openblas_set_num_threads(blas);
   pool.busy = false;
   pthread_mutex_unlock(&pool.lock);
 }

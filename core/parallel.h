@@ -4,9 +4,9 @@
  * and waits for the others. The pool is process-wide and its threads persist
  * (waking a sleeping thread costs microseconds; creating one costs far more).
  *
- * The library's kernels and OpenBLAS share the cores: cnn_set_num_threads
- * (gemm.h) sizes both, and inside a parallel loop every sgemm call runs on
- * the calling thread alone, so that the two never oversubscribe the cores.
+ * The library's kernels and OpenBLAS share the cores: OpenBLAS runs
+ * single-threaded and the library splits the work (gemm.h), so that no
+ * OpenBLAS thread spins on a core that a kernel thread needs.
  */
 #ifndef CNN_PARALLEL_H
 #define CNN_PARALLEL_H
