@@ -12,6 +12,53 @@
 
 #include "parallel.h"
 
+/* Row sums in LANES independent float accumulators, added up in double: the
+ * lanes let the compiler vectorise and break the chain of dependent additions
+ * (a single double accumulator waits for each add); a row is short enough
+ * (one image plane) for float lanes to stay accurate. */
+#define LANES 8
+
+/* sum of x[i] */
+static double row_sum(const float *restrict x, int64_t n) {
+  float acc[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) acc[l] += x[i + l];
+  double s = 0;
+  for (int l = 0; l < LANES; l++) s += acc[l];
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+/* sum of (x[i] - m)^2 */
+static double row_sq_dev(const float *restrict x, int64_t n, float m) {
+  float acc[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) acc[l] += (x[i + l] - m) * (x[i + l] - m);
+  double s = 0;
+  for (int l = 0; l < LANES; l++) s += acc[l];
+  for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
+  return s;
+}
+
+/* sum of dy[i] and of dy[i] * (x[i] - m) */
+static void row_grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float m, double *sdy,
+                          double *sdyx) {
+  float a[LANES] = {0}, b[LANES] = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) {
+      a[l] += dy[i + l];
+      b[l] += dy[i + l] * (x[i + l] - m);
+    }
+  double sa = 0, sb = 0;
+  for (int l = 0; l < LANES; l++) sa += a[l], sb += b[l];
+  for (; i < n; i++) sa += dy[i], sb += (double)dy[i] * (x[i] - m);
+  *sdy += sa;
+  *sdyx += sb;
+}
+
 /* The arguments of every kernel here, for the loops over channels. */
 typedef struct {
   int64_t N, C, L;
@@ -31,22 +78,17 @@ static void train_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
   float *save_mean = j->save_mean, *save_invstd = j->save_invstd;
   for (int64_t c = c0; c < c1; c++) {
     double sum = 0, sq = 0;
-    for (int64_t n = 0; n < N; n++) {
-      const float *x = inp + (n * C + c) * L;
-      for (int64_t i = 0; i < L; i++) sum += x[i];
-    }
+    for (int64_t n = 0; n < N; n++) sum += row_sum(inp + (n * C + c) * L, L);
     double mean = sum / (double)M;
-    for (int64_t n = 0; n < N; n++) {
-      const float *x = inp + (n * C + c) * L;
-      for (int64_t i = 0; i < L; i++) sq += ((double)x[i] - mean) * ((double)x[i] - mean);
-    }
+    for (int64_t n = 0; n < N; n++) sq += row_sq_dev(inp + (n * C + c) * L, L, (float)mean);
     double var = sq / (double)M;
     float invstd = (float)(1.0 / sqrt(var + eps));
     float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;
+    float scale = invstd * g, m = (float)mean;
     for (int64_t n = 0; n < N; n++) {
-      const float *x = inp + (n * C + c) * L;
-      float *y = out + (n * C + c) * L;
-      for (int64_t i = 0; i < L; i++) y[i] = (x[i] - (float)mean) * invstd * g + b;
+      const float *restrict x = inp + (n * C + c) * L;
+      float *restrict y = out + (n * C + c) * L;
+      for (int64_t i = 0; i < L; i++) y[i] = (x[i] - m) * scale + b;
     }
     save_mean[c] = (float)mean;
     save_invstd[c] = invstd;
@@ -101,30 +143,21 @@ static void backward_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
   float *dinp = j->dinp, *dgamma = j->dgamma, *dbeta = j->dbeta;
   bool train = j->train;
   for (int64_t c = c0; c < c1; c++) {
-    double sum_dy = 0, sum_dy_xhat = 0;
+    double sum_dy = 0, sum_dy_xmu = 0;
     float mu = mean[c], is = invstd[c], g = gamma ? gamma[c] : 1.0f;
-    for (int64_t n = 0; n < N; n++) {
-      const float *x = inp + (n * C + c) * L, *dy = dout + (n * C + c) * L;
-      for (int64_t i = 0; i < L; i++) {
-        sum_dy += dy[i];
-        sum_dy_xhat += (double)dy[i] * ((double)(x[i] - mu) * is);
-      }
-    }
+    for (int64_t n = 0; n < N; n++)
+      row_grad_sums(dout + (n * C + c) * L, inp + (n * C + c) * L, L, mu, &sum_dy, &sum_dy_xmu);
+    double sum_dy_xhat = sum_dy_xmu * is;
     if (dgamma) dgamma[c] += (float)sum_dy_xhat;
     if (dbeta) dbeta[c] += (float)sum_dy;
     if (!dinp) continue;
+    /* dx = g * is * (dy - a - (x - mu) * is * b) = k * dy + w * (x - mu) + z */
+    float a = train ? (float)(sum_dy / M) : 0.0f, b = train ? (float)(sum_dy_xhat / M) : 0.0f;
+    float k = g * is, w = -k * is * b, z = -k * a;
     for (int64_t n = 0; n < N; n++) {
-      const float *x = inp + (n * C + c) * L, *dy = dout + (n * C + c) * L;
-      float *dx = dinp + (n * C + c) * L;
-      if (!train) {
-        for (int64_t i = 0; i < L; i++) dx[i] = dy[i] * g * is;
-        continue;
-      }
-      float a = (float)(sum_dy / M), b = (float)(sum_dy_xhat / M);
-      for (int64_t i = 0; i < L; i++) {
-        float xhat = (x[i] - mu) * is;
-        dx[i] = g * is * (dy[i] - a - xhat * b);
-      }
+      const float *restrict x = inp + (n * C + c) * L, *restrict dy = dout + (n * C + c) * L;
+      float *restrict dx = dinp + (n * C + c) * L;
+      for (int64_t i = 0; i < L; i++) dx[i] = k * dy[i] + w * (x[i] - mu) + z;
     }
   }
 }

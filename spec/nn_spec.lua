@@ -249,6 +249,19 @@ describe("the module protocol", function()
     assert.is_false(m.modules[1].running_mean:equal(mean_before))
   end)
 
+  it("BatchNorm normalises inputs with a large mean and a small spread accurately", function()
+    cnn.seed(12)
+    local x = cnn.randn(8, 2, 5, 5) * 0.1 + 1000 -- float32 spacing at 1000 is 6e-5: 0.06% of the spread
+    local bn = nn.BatchNorm2d(2)
+    local y = bn:forward(x)
+    for c = 1, 2 do
+      local ch = y:select(2, c)
+      assert.is_true(math.abs(ch:mean()) < 2e-3, "mean " .. ch:mean())
+      assert.is_true(math.abs((ch * ch):mean() - 1) < 2e-2, "variance " .. (ch * ch):mean())
+    end
+    G.check_module(bn, cnn.randn(4, 2, 3, 3) + 100, { rtol = 3e-2, atol = 3e-3 })
+  end)
+
   it("Dropout zeroes about p of the elements and keeps the expectation", function()
     cnn.seed(4)
     local y = nn.Dropout(0.25):forward(cnn.ones(100, 100))
