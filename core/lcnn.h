@@ -26,6 +26,10 @@ int lcnn_error(lua_State *L, const char *fname, const char *fmt, ...);
 cnn_tensor *lcnn_checktensor(lua_State *L, int idx);
 /* The tensor at idx or NULL. */
 cnn_tensor *lcnn_totensor(lua_State *L, int idx);
+/* Pushes an empty tensor handle (no storage), for a C reader to fill. */
+cnn_tensor *lcnn_pushhandle(lua_State *L);
+/* Tells the collector about numel floats of new storage, as if Lua had allocated them. */
+void lcnn_account(lua_State *L, int64_t numel);
 /* Pushes a new tensor of the given shape (uninitialised storage). */
 cnn_tensor *lcnn_newtensor(lua_State *L, int ndim, const int64_t *shape, const char *fname);
 /* Pushes a new tensor with t's shape. */

@@ -23,35 +23,21 @@
 #include "lcnn.h"
 #include "pngio.h"
 
-/* Pushes an empty tensor handle for a reader to fill. */
-static cnn_tensor *push_empty(lua_State *L) {
-  int64_t zero = 0;
-  cnn_tensor *t = lcnn_newtensor(L, 1, &zero, "read");
-  cnn_tensor_release(t);
-  return t;
-}
-
-/* A reader filled t: tell the collector about the bytes, as lcnn_newtensor does. */
-static void account_read(lua_State *L, const cnn_tensor *t) {
-  int64_t kb = cnn_tensor_numel(t) / 256;
-  if (kb > 0 && lua_gc(L, LUA_GCISRUNNING)) lua_gc(L, LUA_GCSTEP, (int)(kb > 1 << 30 ? 1 << 30 : kb));
-}
-
 static int f_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  cnn_tensor *t = push_empty(L);
+  cnn_tensor *t = lcnn_pushhandle(L);
   cnn_error err;
   if (cnn_idx_read(path, t, &err) != CNN_OK) lcnn_error(L, "idx", "%s", err.msg);
-  account_read(L, t);
+  lcnn_account(L, cnn_tensor_numel(t));
   return 1;
 }
 
 static int f_read_png(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  cnn_tensor *t = push_empty(L);
+  cnn_tensor *t = lcnn_pushhandle(L);
   cnn_error err;
   if (cnn_png_read(path, t, &err) != CNN_OK) lcnn_error(L, "image.load", "%s", err.msg);
-  account_read(L, t);
+  lcnn_account(L, cnn_tensor_numel(t));
   return 1;
 }
 

@@ -42,25 +42,23 @@ cnn_tensor *lcnn_checktensor(lua_State *L, int idx) {
   return t;
 }
 
-/* Pushes an empty handle with the tensor metatable. */
-static cnn_tensor *pushhandle(lua_State *L) {
+cnn_tensor *lcnn_pushhandle(lua_State *L) {
   cnn_tensor *t = lua_newuserdatauv(L, sizeof *t, 0);
   memset(t, 0, sizeof *t);
   luaL_setmetatable(L, LCNN_TENSOR);
   return t;
 }
 
-/* Lets the collector pace itself as if Lua had allocated the bytes itself. */
-static void account(lua_State *L, int64_t numel) {
+void lcnn_account(lua_State *L, int64_t numel) {
   int kb = (int)(numel / 256 > 1 << 30 ? 1 << 30 : numel / 256); /* 4 bytes a float */
   if (kb > 0 && lua_gc(L, LUA_GCISRUNNING)) lua_gc(L, LUA_GCSTEP, kb);
 }
 
 cnn_tensor *lcnn_newtensor(lua_State *L, int ndim, const int64_t *shape, const char *fname) {
   cnn_error err;
-  cnn_tensor *t = pushhandle(L);
+  cnn_tensor *t = lcnn_pushhandle(L);
   if (cnn_tensor_alloc(t, ndim, shape, &err) != CNN_OK) lcnn_error(L, fname, "%s", err.msg);
-  account(L, cnn_tensor_numel(t));
+  lcnn_account(L, cnn_tensor_numel(t));
   return t;
 }
 
@@ -69,7 +67,7 @@ cnn_tensor *lcnn_newlike(lua_State *L, const cnn_tensor *t, const char *fname) {
 }
 
 cnn_tensor *lcnn_pushview(lua_State *L, const cnn_tensor *src) {
-  cnn_tensor *t = pushhandle(L);
+  cnn_tensor *t = lcnn_pushhandle(L);
   cnn_tensor_share(t, src);
   return t;
 }

@@ -19,9 +19,7 @@ function AvgPool2d:update_grad_input(x, dy)
   return cnn.avg_pool2d_backward(x, dy, self.kernel_size, self.opts)
 end
 
-local function size_str(v)
-  return type(v) == "table" and table.concat(v, "x") or tostring(v)
-end
+local size_str = Module.size_str
 
 function AvgPool2d:describe()
   local parts = { size_str(self.kernel_size) }

@@ -12,10 +12,7 @@ local Conv2d = Module:extend("nn.Conv2d")
 local conv_keys = { stride = true, padding = true, dilation = true, groups = true }
 local padding_modes = { zeros = true, circular = true, reflect = true, replicate = true }
 
-local function pair(v)
-  if type(v) == "table" then return { v[1], v[2] } end
-  return { v, v }
-end
+local pair = Module.pair
 
 function Conv2d:__init(n_in, n_out, k, opts)
   Module.__init(self)

@@ -10,10 +10,7 @@ local Module = require "cnn.nn.Module"
 
 local LocallyConnected2d = Module:extend("nn.LocallyConnected2d")
 
-local function pair(v)
-  if type(v) == "table" then return { v[1], v[2] } end
-  return { v, v }
-end
+local pair = Module.pair
 
 function LocallyConnected2d:__init(n_in, n_out, k, opts)
   Module.__init(self)

@@ -22,9 +22,7 @@ function MaxPool2d:update_grad_input(x, dy)
   return cnn.max_pool2d_backward(x, self.indices, dy, self.kernel_size, self.opts)
 end
 
-local function size_str(v)
-  return type(v) == "table" and table.concat(v, "x") or tostring(v)
-end
+local size_str = Module.size_str
 
 function MaxPool2d:describe()
   local parts = { size_str(self.kernel_size) }

@@ -193,6 +193,17 @@ function Module.call_child(label, child, method, ...)
   return result
 end
 
+-- A size option as an {h, w} pair (a number means both).
+function Module.pair(v)
+  if type(v) == "table" then return { v[1], v[2] } end
+  return { v, v }
+end
+
+-- A size option as text: 3 or 3x2.
+function Module.size_str(v)
+  return type(v) == "table" and table.concat(v, "x") or tostring(v)
+end
+
 -- A tensor of the given shape drawn uniformly from [-bound, bound).
 function Module.uniform(shape, bound)
   return cnn.rand(shape):mul_(2 * bound):add_(-bound)
