@@ -1,21 +1,28 @@
 /*
- * conv.c: 2-D convolution through im2col + sgemm, and its naive twin
+ * conv.c: 2-D convolution as matrix products (sgemm.h), and its naive twin
  * (see conv.h for the shapes and the dimension legend).
  *
  * Per image n and group g, with CRS = C/G*R*S and PQ = P*Q:
  *   forward:        out[n,g] (K/G x PQ)   = weight[g] (K/G x CRS) @ col (CRS x PQ)
- *   input grad:     col (CRS x PQ)        = weight[g]^T @ dout[n,g];  dinp[n,g] = col2im(col)
+ *   input grad:     at stride 1, the forward convolution of dout[n,g] with the
+ *                   kernel turned by 180 degrees and its channels swapped;
+ *                   else col = weight[g]^T @ dout[n,g], dinp[n,g] = col2im(col)
  *   weight grad:    dweight[g] (K/G x CRS) += dout[n,g] @ col^T
- * A 1x1 kernel with unit stride and no padding needs no unfolding: the input
- * image is its own column matrix.
+ * The column matrix col of an image is never built whole: the product unfolds
+ * the rows of each block as it packs them (cnn_sgemm_rows), and the weight
+ * gradient unfolds a few rows at a time. A 1x1 kernel with unit stride and no
+ * padding needs no unfolding: the input image is its own column matrix.
+ * Forward work items are (image, group, block of output pixels), so that a
+ * single image still keeps every thread busy.
  */
 #include "conv.h"
 
-#include <cblas.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "im2col.h"
 #include "parallel.h"
+#include "sgemm.h"
 
 cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], const int64_t w_shape[4],
                                 int64_t bias_len, bool has_bias, const int64_t stride[2],
@@ -58,21 +65,38 @@ static bool direct_1x1(const cnn_conv2d_geom *g) {
   return g->R == 1 && g->S == 1 && g->stride[0] == 1 && g->stride[1] == 1 && g->pad[0] == 0 && g->pad[1] == 0;
 }
 
-static int64_t col_size(const cnn_conv2d_geom *g) {
-  return direct_1x1(g) ? 0 : g->C / g->G * g->R * g->S * g->P * g->Q;
+/* The input gradient is a stride-1 convolution of dout with the flipped kernel
+ * when the forward pass has stride 1 and its padding is within the kernel. */
+static bool flippable(const cnn_conv2d_geom *g) {
+  return g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] * (g->R - 1) >= g->pad[0] &&
+         g->dil[1] * (g->S - 1) >= g->pad[1];
 }
 
-/* Threads the loops over images will use. */
-static int threads_for(const cnn_conv2d_geom *g) {
-  int t = cnn_parallel_threads();
-  return g->N < t ? (int)(g->N > 0 ? g->N : 1) : t;
+#define WG_ROWS 6 /* rows of the column matrix unfolded at a time for the weight gradient */
+
+static int64_t gemm_work(void) { return (cnn_sgemm_work_floats() + 15) & ~(int64_t)15; }
+
+/* Per thread: the product's packing space, and rows of the column matrix (a
+ * whole column matrix only for the input gradient of a strided convolution). */
+static int64_t thread_work(const cnn_conv2d_geom *g) {
+  int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? WG_ROWS : g->C / g->G * g->R * g->S;
+  if (rows < WG_ROWS) rows = WG_ROWS;
+  return gemm_work() + ((rows * (PQ > HW ? PQ : HW) + 15) & ~(int64_t)15); /* the same for the flipped geometry */
 }
 
-/* Per thread: one column matrix, and (for the weight gradient) one private
- * gradient buffer for every thread but the first. */
+static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
+
+/* Layout: the flipped kernel, then each thread's space, then one private
+ * weight gradient for every thread but the first. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g) {
   int t = cnn_parallel_threads();
-  return t * col_size(g) + (t - 1) * g->K * (g->C / g->G) * g->R * g->S;
+  int64_t w = (weight_size(g) + 15) & ~(int64_t)15;
+  return w + t * thread_work(g) + (t - 1) * weight_size(g) + 16;
+}
+
+static float *thread_space(const cnn_conv2d_geom *g, float *work, int thread) {
+  float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  return base + ((weight_size(g) + 15) & ~(int64_t)15) + thread * thread_work(g);
 }
 
 /* The unfolding of channels [c0, c0 + C/G) of one image. */
@@ -81,104 +105,143 @@ static cnn_patch_geom patch_geom(const cnn_conv2d_geom *g) {
                           g->stride[0], g->stride[1], g->pad[0], g->pad[1], g->dil[0], g->dil[1]};
 }
 
-/* The column matrix of group gr of image inp: col itself, or the input. */
-static const float *columns(const cnn_conv2d_geom *g, const float *inp, int64_t gr, float *col) {
-  const float *x = inp + gr * (g->C / g->G) * g->H * g->W;
-  if (direct_1x1(g)) return x;
-  cnn_patch_geom pg = patch_geom(g);
-  cnn_im2col(&pg, x, col);
-  return col;
-}
-
-/* What the per-image loops share. */
+/* What the loops share. */
 typedef struct {
   const cnn_conv2d_geom *g;
   const float *inp, *weight, *bias, *dout;
   float *out, *dinp, *dweight, *work;
+  int64_t chunk, chunks; /* columns of one forward work item, items per image and group */
 } conv_job;
 
-static void forward_images(void *ctx, int64_t n0, int64_t n1, int thread) {
+typedef struct {
+  cnn_patch_geom pg;
+  const float *x;
+  int64_t j0;
+} unfold;
+
+static void unfold_row(const void *ctx, int64_t row, int64_t j0, int64_t n, float *dst) {
+  const unfold *u = ctx;
+  cnn_im2col_row(&u->pg, u->x, row, u->j0 + j0, n, dst);
+}
+
+/* Items [i0, i1): item i is columns [c * chunk, ...) of group gr of image n,
+ * for i = (n * G + gr) * chunks + c. */
+static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  int64_t Kg = g->K / g->G, CRS = g->C / g->G * g->R * g->S, PQ = g->P * g->Q;
-  float *col = j->work + thread * col_size(g);
-  for (int64_t n = n0; n < n1; n++) {
-    const float *x = j->inp + n * g->C * g->H * g->W;
-    float *y = j->out + n * g->K * PQ;
-    for (int64_t gr = 0; gr < g->G; gr++) {
-      const float *c = columns(g, x, gr, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)Kg, (int)PQ, (int)CRS, 1.0f,
-                  j->weight + gr * Kg * CRS, (int)CRS, c, (int)PQ, 0.0f, y + gr * Kg * PQ, (int)PQ);
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
+  float *work = thread_space(g, j->work, thread);
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t n = i / (g->G * j->chunks), gr = i / j->chunks % g->G, c0 = i % j->chunks * j->chunk;
+    int64_t cols = PQ - c0 < j->chunk ? PQ - c0 : j->chunk;
+    const float *x = j->inp + (n * g->C + gr * Cg) * HW;
+    float *y = j->out + (n * g->K + gr * Kg) * PQ + c0;
+    cnn_mat w = {j->weight + gr * Kg * CRS, CRS, 1};
+    if (direct_1x1(g)) {
+      cnn_sgemm(Kg, cols, Cg, w, (cnn_mat){x + c0, HW, 1}, y, PQ, false, work);
+    } else {
+      unfold u = {patch_geom(g), x, c0};
+      cnn_sgemm_rows(Kg, cols, CRS, w, unfold_row, &u, y, PQ, false, work);
     }
     if (j->bias)
-      for (int64_t k = 0; k < g->K; k++)
-        for (int64_t i = 0; i < PQ; i++) y[k * PQ + i] += j->bias[k];
+      for (int64_t k = 0; k < Kg; k++)
+        for (int64_t q = 0; q < cols; q++) y[k * PQ + q] += j->bias[gr * Kg + k];
   }
+}
+
+static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
+                    float *work) {
+  int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
+  int64_t chunks = planes >= want ? 1 : (want + planes - 1) / planes;
+  int64_t chunk = ((PQ + chunks - 1) / chunks + 63) & ~(int64_t)63; /* whole panels of columns */
+  if (chunk > PQ) chunk = PQ;
+  chunks = (PQ + chunk - 1) / chunk;
+  conv_job j = {g, inp, weight, bias, NULL, out, NULL, NULL, work, chunk, chunks};
+  cnn_parallel_for(planes * chunks, 1, forward_items, &j);
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
                         float *out, float *work) {
-  conv_job j = {g, inp, weight, bias, NULL, out, NULL, NULL, work};
-  cnn_parallel_for(g->N, 1, forward_images, &j);
+  forward(g, inp, weight, bias, out, work);
 }
 
+/* Strided case: per image and group, col = weight^T @ dout, folded back. */
 static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
   cnn_patch_geom pg = patch_geom(g);
-  float *col = j->work + thread * col_size(g);
-  for (int64_t n = n0; n < n1; n++) {
-    const float *dy = j->dout + n * g->K * PQ;
-    float *dx = j->dinp + n * g->C * HW;
+  float *work = thread_space(g, j->work, thread), *col = work + gemm_work();
+  for (int64_t n = n0; n < n1; n++)
     for (int64_t gr = 0; gr < g->G; gr++) {
-      float *target = direct_1x1(g) ? dx + gr * Cg * HW : col;
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)CRS, (int)PQ, (int)Kg, 1.0f,
-                  j->weight + gr * Kg * CRS, (int)CRS, dy + gr * Kg * PQ, (int)PQ, 0.0f, target, (int)PQ);
-      if (!direct_1x1(g)) {
-        memset(dx + gr * Cg * HW, 0, (size_t)(Cg * HW) * sizeof(float));
-        cnn_col2im(&pg, col, dx + gr * Cg * HW);
-      }
+      float *dx = j->dinp + (n * g->C + gr * Cg) * HW;
+      cnn_sgemm(CRS, PQ, Kg, (cnn_mat){j->weight + gr * Kg * CRS, 1, CRS},
+                (cnn_mat){j->dout + (n * g->K + gr * Kg) * PQ, PQ, 1}, col, PQ, false, work);
+      memset(dx, 0, (size_t)(Cg * HW) * sizeof *dx);
+      cnn_col2im(&pg, col, dx);
     }
-  }
 }
 
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
-  conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work};
-  cnn_parallel_for(g->N, 1, backward_input_images, &j);
+  if (!flippable(g)) {
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0};
+    cnn_parallel_for(g->N, 1, backward_input_images, &j);
+    return;
+  }
+  /* dinp = conv(dout, flipped), where flipped[c][k] is weight[k][c] turned by
+   * 180 degrees, with padding dil * (R - 1) - pad and the same groups. */
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, RS = g->R * g->S;
+  float *flipped = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  for (int64_t gr = 0; gr < g->G; gr++)
+    for (int64_t c = 0; c < Cg; c++)
+      for (int64_t k = 0; k < Kg; k++)
+        for (int64_t t = 0; t < RS; t++)
+          flipped[((gr * Cg + c) * Kg + k) * RS + t] = weight[((gr * Kg + k) * Cg + c) * RS + RS - 1 - t];
+  cnn_conv2d_geom f = {g->N, g->K, g->P, g->Q, g->C, g->R, g->S, g->H, g->W, g->G, {1, 1},
+                       {g->dil[0] * (g->R - 1) - g->pad[0], g->dil[1] * (g->S - 1) - g->pad[1]},
+                       {g->dil[0], g->dil[1]}};
+  forward(&f, dout, flipped, NULL, dinp, work);
 }
 
 /* Thread 0 accumulates into dweight itself, the others into private buffers
- * (zeroed here) that are added in afterwards. */
+ * (zeroed here) that are added in afterwards. Per image and group, WG_ROWS
+ * rows of the column matrix at a time are unfolded and multiplied, row by
+ * row, with dout: dweight[k][row] += sum over pixels of dout[k] * col[row]. */
 static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  int64_t Kg = g->K / g->G, CRS = g->C / g->G * g->R * g->S, PQ = g->P * g->Q;
-  int64_t wsize = g->K * CRS;
-  float *col = j->work + thread * col_size(g);
-  float *dw = thread == 0 ? j->dweight : j->work + cnn_parallel_threads() * col_size(g) + (thread - 1) * wsize;
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
+  int64_t wsize = weight_size(g);
+  float *rows = thread_space(g, j->work, thread) + gemm_work();
+  float *dw = thread == 0 ? j->dweight : thread_space(g, j->work, cnn_parallel_threads()) + (thread - 1) * wsize;
   if (thread > 0) memset(dw, 0, (size_t)wsize * sizeof(float));
-  for (int64_t n = n0; n < n1; n++) {
-    const float *x = j->inp + n * g->C * g->H * g->W;
-    const float *dy = j->dout + n * g->K * PQ;
+  cnn_patch_geom pg = patch_geom(g);
+  for (int64_t n = n0; n < n1; n++)
     for (int64_t gr = 0; gr < g->G; gr++) {
-      const float *c = columns(g, x, gr, col);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)Kg, (int)CRS, (int)PQ, 1.0f,
-                  dy + gr * Kg * PQ, (int)PQ, c, (int)PQ, 1.0f, dw + gr * Kg * CRS, (int)CRS);
+      const float *x = j->inp + (n * g->C + gr * Cg) * HW, *dy = j->dout + (n * g->K + gr * Kg) * PQ;
+      float *dwg = dw + gr * Kg * CRS;
+      if (direct_1x1(g)) {
+        cnn_sgemm_nt(Kg, Cg, PQ, dy, PQ, x, HW, dwg, CRS);
+        continue;
+      }
+      for (int64_t r0 = 0; r0 < CRS; r0 += WG_ROWS) {
+        int64_t nr = CRS - r0 < WG_ROWS ? CRS - r0 : WG_ROWS;
+        for (int64_t r = 0; r < nr; r++) cnn_im2col_row(&pg, x, r0 + r, 0, PQ, rows + r * PQ);
+        cnn_sgemm_nt(Kg, nr, PQ, dy, PQ, rows, PQ, dwg + r0, CRS);
+      }
     }
-  }
 }
 
 void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work};
-    int used = threads_for(g);
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0};
+    int used = g->N < cnn_parallel_threads() ? (int)(g->N > 0 ? g->N : 1) : cnn_parallel_threads();
     cnn_parallel_for(g->N, 1, backward_weight_images, &j);
-    int64_t wsize = g->K * (g->C / g->G) * g->R * g->S;
-    const float *priv = work + cnn_parallel_threads() * col_size(g);
+    int64_t wsize = weight_size(g);
+    const float *priv = thread_space(g, work, cnn_parallel_threads());
     for (int t = 1; t < used; t++)
       for (int64_t i = 0; i < wsize; i++) dweight[i] += priv[(t - 1) * wsize + i];
   }

@@ -21,6 +21,8 @@ typedef struct cnn_patch_geom {
 
 /* inp: C x H x W -> col: (C*R*S) x (P*Q) */
 void cnn_im2col(const cnn_patch_geom *g, const float *inp, float *col);
+/* Columns [j0, j0 + n) of row `row` of the column matrix of inp, into dst. */
+void cnn_im2col_row(const cnn_patch_geom *g, const float *inp, int64_t row, int64_t j0, int64_t n, float *dst);
 /* col: (C*R*S) x (P*Q) -> dinp: C x H x W, accumulated (+=) */
 void cnn_col2im(const cnn_patch_geom *g, const float *col, float *dinp);
 

@@ -13,6 +13,7 @@
 #include "gemm.h"
 #include "lcnn.h"
 #include "lcnn_embed.h"
+#include "sgemm.h"
 
 #define DEFAULT_SEED 0x5eed
 
@@ -51,6 +52,37 @@ static int f_set_num_threads(lua_State *L) {
 static int f_get_num_threads(lua_State *L) {
   lua_pushinteger(L, cnn_get_num_threads());
   return 1;
+}
+
+/* ---- the instruction set of the kernels (sgemm.h) ---- */
+
+static const char *const isa_names[] = {"avx512", "avx2", "scalar"};
+
+static int f_isa(lua_State *L) {
+  lua_pushstring(L, cnn_isa_active()->name);
+  return 1;
+}
+
+static int f_isas(lua_State *L) {
+  lua_newtable(L);
+  int n = 0;
+  for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++)
+    if (cnn_isa_supported(isa_names[i])) {
+      lua_pushstring(L, isa_names[i]);
+      lua_rawseti(L, -2, ++n);
+    }
+  return 1;
+}
+
+static int f_set_isa(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  if (!cnn_isa_select(name)) {
+    bool known = false;
+    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++) known |= !strcmp(name, isa_names[i]);
+    if (known) lcnn_error(L, "set_isa", "this CPU cannot run '%s'", name);
+    lcnn_error(L, "set_isa", "unknown instruction set '%s' (expected avx512, avx2 or scalar)", name);
+  }
+  return 0;
 }
 
 static int f_clock(lua_State *L) {
@@ -128,6 +160,9 @@ static const luaL_Reg functions[] = {{"seed", f_seed},
                                      {"set_num_threads", f_set_num_threads},
                                      {"get_num_threads", f_get_num_threads},
                                      {"clock", f_clock},
+                                     {"isa", f_isa},
+                                     {"isas", f_isas},
+                                     {"set_isa", f_set_isa},
                                      {NULL, NULL}};
 
 /* package.preload loader of an embedded Lua file (upvalue: its entry). */
@@ -152,6 +187,7 @@ static void register_embedded(lua_State *L) {
 
 int luaopen_cnn(lua_State *L) {
   luaL_checkversion(L);
+  if (cnn_isa_env_error()) return luaL_error(L, "cnn: %s", cnn_isa_env_error());
   cnn_set_num_threads(cnn_get_num_threads()); /* OpenBLAS single-threaded: see gemm.h */
   open_rng(L);
   register_embedded(L);

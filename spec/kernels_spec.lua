@@ -33,6 +33,73 @@ describe("cnn.conv2d against cnn.conv2d_reference", function()
     end
   end)
 
+end)
+
+-- The products behind cnn.conv2d are blocked (132 rows of weights, 160 deep,
+-- 512 pixels at a time) and run one micro-kernel per instruction set: shapes
+-- here cross every block edge, on every instruction set this CPU runs.
+describe("cnn.conv2d on each instruction set", function()
+  local shapes = {
+    -- N, C, K, H, W, R, S, stride, pad, dil, groups
+    { 1, 20, 140, 23, 25, 3, 3, 1, 1, 1, 1 }, -- 140 rows: two row blocks, ragged last panel; 180 deep: two depth blocks
+    { 2, 3, 7, 31, 29, 5, 5, 1, 2, 1, 1 },    -- 899 pixels: two column blocks, a ragged panel
+    { 3, 64, 65, 6, 7, 1, 1, 1, 0, 1, 1 },    -- 1x1: the image is its own column matrix
+    { 1, 6, 9, 17, 19, 3, 2, 2, 1, 1, 3 },    -- strided and grouped: the folded input gradient
+    { 2, 4, 5, 12, 11, 3, 3, 1, 2, 2, 1 },    -- dilated
+    { 1, 2, 3, 9, 9, 2, 3, 1, 2, 1, 1 },      -- padding wider than the kernel: no flipped input gradient
+  }
+  for _, isa in ipairs(cnn.isas()) do
+    it("agree with the naive twin: " .. isa, function()
+      local before = cnn.isa()
+      cnn.set_isa(isa)
+      assert.are.equal(isa, cnn.isa())
+      cnn.seed(31)
+      for i, t in ipairs(shapes) do
+        local N, C, K, Hh, W, R, S, st, pad, dil, groups = table.unpack(t)
+        local opts = { stride = st, padding = pad, dilation = dil, groups = groups }
+        local x, w, b = cnn.randn(N, C, Hh, W), cnn.randn(K, C // groups, R, S), cnn.randn(K)
+        local y = cnn.conv2d(x, w, b, opts)
+        local what = string.format("%s shape %d", isa, i)
+        -- the error bound grows with the depth of the sums (C/G * R * S terms)
+        local tol = 2e-6 * (C // groups * R * S)
+        assert.is_true(y:allclose(cnn.conv2d_reference(x, w, b, opts), tol, tol), what .. " forward")
+        local dy = cnn.randn(y:shape())
+        local gw1, gb1, gw2, gb2 = cnn.zeros(w:shape()), cnn.zeros(K), cnn.zeros(w:shape()), cnn.zeros(K)
+        local dx1 = cnn.conv2d_backward(x, w, dy, opts, gw1, gb1)
+        local dx2 = cnn.conv2d_reference_backward(x, w, dy, opts, gw2, gb2)
+        assert.is_true(dx1:allclose(dx2, 2e-6 * K * R * S, 1e-4), what .. " grad input")
+        assert.is_true(gw1:allclose(gw2, 2e-6 * N * Hh * W, 1e-4), what .. " grad weight")
+        assert.is_true(gb1:allclose(gb2, 1e-4, 1e-4), what .. " grad bias")
+      end
+      cnn.set_isa(before)
+    end)
+  end
+
+  it("are chosen by name, and refuse what the CPU cannot run", function()
+    local runs = {}
+    for _, name in ipairs(cnn.isas()) do runs[name] = true end
+    assert.is_true(runs.scalar)
+    assert.are.equal(cnn.isas()[1], cnn.isa()) -- the best by default
+    assert.has_error(function() cnn.set_isa("sse9") end,
+      "set_isa: unknown instruction set 'sse9' (expected avx512, avx2 or scalar)")
+    for _, name in ipairs({ "avx512", "avx2" }) do
+      if not runs[name] then
+        assert.has_error(function() cnn.set_isa(name) end, "set_isa: this CPU cannot run '" .. name .. "'")
+      end
+    end
+  end)
+
+  it("follow CNNLUA_ISA, and fail to load on a name the CPU cannot run", function()
+    local out, code = H.run("CNNLUA_ISA=scalar " .. H.shell_quote(H.cnnlua) .. " -e 'print(cnn.isa())'")
+    assert.are.equal(0, code, out)
+    assert.are.equal("scalar\n", out)
+    out, code = H.run("CNNLUA_ISA=mmx " .. H.shell_quote(H.cnnlua) .. " -e 'print(cnn.isa())'")
+    assert.are_not.equal(0, code)
+    assert.matches("CNNLUA_ISA=mmx: unknown instruction set", out, 1, true)
+  end)
+end)
+
+describe("cnn.conv2d options", function()
   it("take the bias as nil or leave it out, and single images", function()
     cnn.seed(22)
     local x, w = cnn.randn(1, 2, 5, 5), cnn.randn(3, 2, 3, 3)

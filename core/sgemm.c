@@ -1,0 +1,213 @@
+/*
+ * sgemm.c: the packed matrix-product driver, the portable micro-kernels and
+ * the choice of instruction set (see sgemm.h).
+ *
+ * Blocking after Goto & van de Geijn ("Anatomy of High-Performance Matrix
+ * Multiplication", 2008): for each block of NC columns of b and KC rows of
+ * depth, b is packed into nr-wide micro-panels (each reused from L1 by every
+ * row panel of a), and for each block of MC rows a is packed into mr-tall
+ * micro-panels (kept in L2); the micro-kernel then computes one mr x nr tile
+ * of c in registers per pair of panels. Packing pads the edges with zeros,
+ * so the kernels only mask their stores.
+ */
+#include "sgemm.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef KC_MAX
+#define KC_MAX 160 /* depth of a block: a 160 x 64 panel of b is 40 KiB */
+#endif
+#define MC 132     /* rows of a per block, a multiple of every mr (4, 6) */
+#ifndef NC
+#define NC 512 /* columns of b per block, a multiple of every nr */
+#endif
+#define MR_MAX 6
+
+int64_t cnn_sgemm_work_floats(void) { return MC * KC_MAX + KC_MAX * NC + NC + 16; }
+
+/* Rows [i0, i0 + mc) and depth [p0, p0 + kc) of a, as mr-tall panels. */
+static void pack_a(const cnn_mat *a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, float *dst) {
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    int rows = mc - ir < mr ? (int)(mc - ir) : mr;
+    const float *src = a->p + (i0 + ir) * a->rs + p0 * a->cs;
+    for (int64_t p = 0; p < kc; p++, dst += mr) {
+      int ii = 0;
+      for (; ii < rows; ii++) dst[ii] = src[ii * a->rs + p * a->cs];
+      for (; ii < mr; ii++) dst[ii] = 0.0f;
+    }
+  }
+}
+
+/* Where b comes from: a strided matrix, or a function giving row by row. */
+typedef struct {
+  cnn_mat mat;
+  cnn_unfold_fn row;
+  const void *ctx;
+  float *tmp; /* one row of a block, for row */
+} source;
+
+/* Columns [0, cols) of src into one row of the panels at dst, zero-padded to
+ * whole panels. */
+static void spread(const float *src, int64_t cs, int64_t nc, int64_t kc, int nr, float *dst) {
+  for (int64_t jr = 0; jr < nc; jr += nr, dst += kc * nr) {
+    int cols = nc - jr < nr ? (int)(nc - jr) : nr, jj = 0;
+    if (cs == 1)
+      for (; jj < cols; jj++) dst[jj] = src[jr + jj];
+    else
+      for (; jj < cols; jj++) dst[jj] = src[(jr + jj) * cs];
+    for (; jj < nr; jj++) dst[jj] = 0.0f;
+  }
+}
+
+/* Depth [p0, p0 + kc) and columns [j0, j0 + nc) of b, as nr-wide panels,
+ * filled row by row (the rows of a row-major b are read in order). */
+static void pack_b(const source *b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst) {
+  for (int64_t p = 0; p < kc; p++) {
+    if (b->row) {
+      b->row(b->ctx, p0 + p, j0, nc, b->tmp);
+      spread(b->tmp, 1, nc, kc, nr, dst + p * nr);
+    } else {
+      spread(b->mat.p + (p0 + p) * b->mat.rs + j0 * b->mat.cs, b->mat.cs, nc, kc, nr, dst + p * nr);
+    }
+  }
+}
+
+static void gemm(int64_t m, int64_t n, int64_t k, const cnn_mat *a, source *b, float *c, int64_t ldc, bool acc,
+                 float *work) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!acc)
+      for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+    return;
+  }
+  const cnn_isa *isa = cnn_isa_active();
+  int mr = isa->mr, nr = isa->nr;
+  float *apack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  float *bpack = apack + MC * KC_MAX;
+  b->tmp = bpack + KC_MAX * NC;
+  int64_t kblocks = (k + KC_MAX - 1) / KC_MAX, kc_even = (k + kblocks - 1) / kblocks;
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    int64_t nc = n - jc < NC ? n - jc : NC;
+    for (int64_t pc = 0; pc < k; pc += kc_even) {
+      int64_t kc = k - pc < kc_even ? k - pc : kc_even;
+      bool add = acc || pc > 0;
+      pack_b(b, pc, kc, jc, nc, nr, bpack);
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        int64_t mc = m - ic < MC ? m - ic : MC;
+        pack_a(a, ic, mc, pc, kc, mr, apack);
+        for (int64_t jr = 0; jr < nc; jr += nr) {
+          int cols = nc - jr < nr ? (int)(nc - jr) : nr;
+          const float *bp = bpack + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += mr) {
+            int rows = mc - ir < mr ? (int)(mc - ir) : mr;
+            isa->gemm(kc, apack + ir * kc, bp, c + (ic + ir) * ldc + jc + jr, ldc, rows, cols, add);
+          }
+        }
+      }
+    }
+  }
+}
+
+void cnn_sgemm(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_mat b, float *c, int64_t ldc, bool acc, float *work) {
+  source s = {b, NULL, NULL, NULL};
+  gemm(m, n, k, &a, &s, c, ldc, acc, work);
+}
+
+void cnn_sgemm_rows(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_unfold_fn row, const void *ctx, float *c,
+                    int64_t ldc, bool acc, float *work) {
+  source s = {{NULL, 0, 0}, row, ctx, NULL};
+  gemm(m, n, k, &a, &s, c, ldc, acc, work);
+}
+
+void cnn_sgemm_nt(int64_t m, int64_t n, int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb,
+                  float *c, int64_t ldc) {
+  const cnn_isa *isa = cnn_isa_active();
+  for (int64_t j = 0; j < n; j += 6)
+    for (int64_t i = 0; i < m; i += 4)
+      isa->dot(len, a + i * lda, lda, m - i < 4 ? (int)(m - i) : 4, b + j * ldb, ldb, n - j < 6 ? (int)(n - j) : 6,
+               c + i * ldc + j, ldc);
+}
+
+/* ---- portable kernels ---- */
+
+#define SC_MR 4
+#define SC_NR 16
+
+static void scalar_gemm(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr_used, int nr_used,
+                        bool acc) {
+  float t[SC_MR][SC_NR] = {{0}};
+  for (int64_t p = 0; p < kc; p++, a += SC_MR, b += SC_NR)
+    for (int i = 0; i < SC_MR; i++)
+      for (int j = 0; j < SC_NR; j++) t[i][j] += a[i] * b[j];
+  for (int i = 0; i < mr_used; i++)
+    for (int j = 0; j < nr_used; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+}
+
+static void scalar_dot(int64_t len, const float *a, int64_t lda, int m, const float *b, int64_t ldb, int n, float *c,
+                       int64_t ldc) {
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++) {
+      float s = 0.0f;
+      for (int64_t t = 0; t < len; t++) s += a[i * lda + t] * b[j * ldb + t];
+      c[i * ldc + j] += s;
+    }
+}
+
+const cnn_isa cnn_isa_scalar = {"scalar", SC_MR, SC_NR, scalar_gemm, scalar_dot};
+
+/* ---- choice of instruction set ---- */
+
+static const cnn_isa *const isas[] = {&cnn_isa_avx512, &cnn_isa_avx2, &cnn_isa_scalar};
+static _Atomic(const cnn_isa *) active;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static char env_error[160];
+
+bool cnn_isa_supported(const char *name) {
+  __builtin_cpu_init();
+  if (!strcmp(name, "avx512")) return __builtin_cpu_supports("avx512f");
+  if (!strcmp(name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return !strcmp(name, "scalar");
+}
+
+static const cnn_isa *find(const char *name) {
+  for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
+    if (!strcmp(isas[i]->name, name)) return cnn_isa_supported(name) ? isas[i] : NULL;
+  return NULL;
+}
+
+static void choose(void) {
+  const cnn_isa *best = NULL;
+  for (size_t i = 0; !best; i++) best = find(isas[i]->name);
+  const char *want = getenv("CNNLUA_ISA");
+  if (want && *want) {
+    const cnn_isa *forced = find(want);
+    if (forced) best = forced;
+    else {
+      bool known = !strcmp(want, "avx512") || !strcmp(want, "avx2");
+      snprintf(env_error, sizeof env_error, "CNNLUA_ISA=%.40s: %s", want,
+               known ? "this CPU cannot run it" : "unknown instruction set (avx512, avx2 or scalar)");
+    }
+  }
+  atomic_store(&active, best);
+}
+
+const cnn_isa *cnn_isa_active(void) {
+  pthread_once(&once, choose);
+  return atomic_load_explicit(&active, memory_order_relaxed);
+}
+
+bool cnn_isa_select(const char *name) {
+  pthread_once(&once, choose);
+  const cnn_isa *isa = find(name);
+  if (isa) atomic_store(&active, isa);
+  return isa != NULL;
+}
+
+const char *cnn_isa_env_error(void) {
+  pthread_once(&once, choose);
+  return env_error[0] ? env_error : NULL;
+}
