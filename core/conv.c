@@ -66,20 +66,30 @@ static bool direct_1x1(const cnn_conv2d_geom *g) {
 }
 
 /* The input gradient is a stride-1 convolution of dout with the flipped kernel
- * when the forward pass has stride 1 and its padding is within the kernel. */
+ * when the forward pass has stride 1 and its padding is within the kernel.
+ * That product has C/G rows: with few input channels, packing its unfolded
+ * rows would cost more than the product, and folding weight^T @ dout back
+ * is faster. */
+#define FLIP_MIN_CHANNELS 16
 static bool flippable(const cnn_conv2d_geom *g) {
   return g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] * (g->R - 1) >= g->pad[0] &&
-         g->dil[1] * (g->S - 1) >= g->pad[1];
+         g->dil[1] * (g->S - 1) >= g->pad[1] && g->C / g->G >= FLIP_MIN_CHANNELS;
 }
 
-#define WG_ROWS 6 /* rows of the column matrix unfolded at a time for the weight gradient */
+/* Rows of the column matrix unfolded at a time for the weight gradient: as
+ * many as the micro-kernel of row products takes, or all of them for one
+ * call to OpenBLAS. */
+#define WG_ROWS 6
+static int64_t wg_rows(const cnn_conv2d_geom *g) {
+  return cnn_isa_active() == &cnn_isa_openblas ? g->C / g->G * g->R * g->S : WG_ROWS;
+}
 
 static int64_t gemm_work(void) { return (cnn_sgemm_work_floats() + 15) & ~(int64_t)15; }
 
 /* Per thread: the product's packing space, and rows of the column matrix (a
  * whole column matrix only for the input gradient of a strided convolution). */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
-  int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? WG_ROWS : g->C / g->G * g->R * g->S;
+  int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
   return gemm_work() + ((rows * (PQ > HW ? PQ : HW) + 15) & ~(int64_t)15); /* the same for the flipped geometry */
 }
@@ -119,9 +129,9 @@ typedef struct {
   int64_t j0;
 } unfold;
 
-static void unfold_row(const void *ctx, int64_t row, int64_t j0, int64_t n, float *dst) {
+static void unfold_rows(const void *ctx, int64_t row0, int64_t rows, int64_t j0, int64_t n, float *dst, int64_t ld) {
   const unfold *u = ctx;
-  cnn_im2col_row(&u->pg, u->x, row, u->j0 + j0, n, dst);
+  cnn_im2col_rows(&u->pg, u->x, row0, rows, u->j0 + j0, n, dst, ld);
 }
 
 /* Items [i0, i1): item i is columns [c * chunk, ...) of group gr of image n,
@@ -141,7 +151,7 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
       cnn_sgemm(Kg, cols, Cg, w, (cnn_mat){x + c0, HW, 1}, y, PQ, false, work);
     } else {
       unfold u = {patch_geom(g), x, c0};
-      cnn_sgemm_rows(Kg, cols, CRS, w, unfold_row, &u, y, PQ, false, work);
+      cnn_sgemm_rows(Kg, cols, CRS, w, unfold_rows, &u, y, PQ, false, work);
     }
     if (j->bias)
       for (int64_t k = 0; k < Kg; k++)
@@ -225,9 +235,9 @@ static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread
         cnn_sgemm_nt(Kg, Cg, PQ, dy, PQ, x, HW, dwg, CRS);
         continue;
       }
-      for (int64_t r0 = 0; r0 < CRS; r0 += WG_ROWS) {
-        int64_t nr = CRS - r0 < WG_ROWS ? CRS - r0 : WG_ROWS;
-        for (int64_t r = 0; r < nr; r++) cnn_im2col_row(&pg, x, r0 + r, 0, PQ, rows + r * PQ);
+      for (int64_t r0 = 0, step = wg_rows(g); r0 < CRS; r0 += step) {
+        int64_t nr = CRS - r0 < step ? CRS - r0 : step;
+        cnn_im2col_rows(&pg, x, r0, nr, 0, PQ, rows, PQ);
         cnn_sgemm_nt(Kg, nr, PQ, dy, PQ, rows, PQ, dwg + r0, CRS);
       }
     }

@@ -14,34 +14,52 @@ static void valid_range(int64_t Q, int64_t W, int64_t stride, int64_t off, int64
   *hi = b;
 }
 
-void cnn_im2col_row(const cnn_patch_geom *g, const float *inp, int64_t row, int64_t j0, int64_t n, float *dst) {
-  int64_t c = row / (g->R * g->S), r = row / g->S % g->R, s = row % g->S;
-  int64_t woff = s * g->dil_w - g->pad_w, lo, hi;
-  valid_range(g->Q, g->W, g->stride_w, woff, &lo, &hi);
-  for (int64_t j = j0, end = j0 + n; j < end;) {
-    int64_t p = j / g->Q, q0 = j % g->Q, q1 = g->Q - q0 < end - j ? g->Q : q0 + (end - j);
-    float *o = dst + (j - j0); /* o[q - q0]: column (p, q) */
-    int64_t ih = p * g->stride_h - g->pad_h + r * g->dil_h;
-    int64_t qa = q1, qb = q1; /* [qa, qb): the columns that see the image */
-    if (ih >= 0 && ih < g->H) {
-      qa = lo < q0 ? q0 : lo > q1 ? q1 : lo;
-      qb = hi < qa ? qa : hi > q1 ? q1 : hi;
+/* Short runs are the rule (a row of a small image), so the copies are plain
+ * loops rather than calls, and nothing is divided per row but the strided
+ * bounds. */
+void cnn_im2col_rows(const cnn_patch_geom *g, const float *inp, int64_t row0, int64_t rows, int64_t j0, int64_t n,
+                     float *dst, int64_t ld) {
+  int64_t c = row0 / (g->R * g->S), r = row0 / g->S % g->R, s = row0 % g->S;
+  int64_t p_first = j0 / g->Q, q_first = j0 % g->Q;
+  for (int64_t i = 0; i < rows; i++, dst += ld) {
+    int64_t woff = s * g->dil_w - g->pad_w, lo, hi;
+    if (g->stride_w == 1) {
+      lo = woff >= 0 ? 0 : -woff < g->Q ? -woff : g->Q;
+      hi = g->W - woff < g->Q ? g->W - woff : g->Q;
+      if (hi < lo) hi = lo;
+    } else {
+      valid_range(g->Q, g->W, g->stride_w, woff, &lo, &hi);
     }
-    for (int64_t q = q0; q < qa; q++) o[q - q0] = 0.0f;
-    if (qb > qa) {
-      const float *src = inp + ((c * g->H + ih) * g->W + woff + qa * g->stride_w);
-      if (g->stride_w == 1) memcpy(o + (qa - q0), src, (size_t)(qb - qa) * sizeof *o);
+    const float *plane = inp + c * g->H * g->W;
+    float *d = dst;
+    for (int64_t p = p_first, q0 = q_first, left = n; left > 0; p++, q0 = 0) {
+      int64_t q1 = g->Q - q0 < left ? g->Q : q0 + left; /* this output row's columns: [q0, q1) */
+      int64_t ih = p * g->stride_h - g->pad_h + r * g->dil_h;
+      int64_t qa = q1, qb = q1; /* [qa, qb): the columns that see the image */
+      if (ih >= 0 && ih < g->H) {
+        qa = lo < q0 ? q0 : lo > q1 ? q1 : lo;
+        qb = hi < qa ? qa : hi > q1 ? q1 : hi;
+      }
+      int64_t at = ih * g->W + woff; /* plane[at + q * stride_w]: what column q sees */
+      for (int64_t q = q0; q < qa; q++) d[q - q0] = 0.0f;
+      if (g->stride_w == 1)
+        for (int64_t q = qa; q < qb; q++) d[q - q0] = plane[at + q];
       else
-        for (int64_t q = qa; q < qb; q++) o[q - q0] = src[(q - qa) * g->stride_w];
+        for (int64_t q = qa; q < qb; q++) d[q - q0] = plane[at + q * g->stride_w];
+      for (int64_t q = qb; q < q1; q++) d[q - q0] = 0.0f;
+      d += q1 - q0;
+      left -= q1 - q0;
     }
-    for (int64_t q = qb; q < q1; q++) o[q - q0] = 0.0f;
-    j += q1 - q0;
+    if (++s == g->S) { /* the next row's tap */
+      s = 0;
+      if (++r == g->R) r = 0, c++;
+    }
   }
 }
 
 void cnn_im2col(const cnn_patch_geom *g, const float *inp, float *col) {
   int64_t PQ = g->P * g->Q;
-  for (int64_t row = 0; row < g->C * g->R * g->S; row++) cnn_im2col_row(g, inp, row, 0, PQ, col + row * PQ);
+  cnn_im2col_rows(g, inp, 0, g->C * g->R * g->S, 0, PQ, col, PQ);
 }
 
 void cnn_col2im(const cnn_patch_geom *g, const float *col, float *dinp) {

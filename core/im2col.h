@@ -21,8 +21,10 @@ typedef struct cnn_patch_geom {
 
 /* inp: C x H x W -> col: (C*R*S) x (P*Q) */
 void cnn_im2col(const cnn_patch_geom *g, const float *inp, float *col);
-/* Columns [j0, j0 + n) of row `row` of the column matrix of inp, into dst. */
-void cnn_im2col_row(const cnn_patch_geom *g, const float *inp, int64_t row, int64_t j0, int64_t n, float *dst);
+/* Columns [j0, j0 + n) of rows [row0, row0 + rows) of the column matrix of
+ * inp, into dst (row stride ld). */
+void cnn_im2col_rows(const cnn_patch_geom *g, const float *inp, int64_t row0, int64_t rows, int64_t j0, int64_t n,
+                     float *dst, int64_t ld);
 /* col: (C*R*S) x (P*Q) -> dinp: C x H x W, accumulated (+=) */
 void cnn_col2im(const cnn_patch_geom *g, const float *col, float *dinp);
 

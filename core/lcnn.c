@@ -56,7 +56,7 @@ static int f_get_num_threads(lua_State *L) {
 
 /* ---- the instruction set of the kernels (sgemm.h) ---- */
 
-static const char *const isa_names[] = {"avx512", "avx2", "scalar"};
+static const char *const isa_names[] = {"avx512", "openblas", "avx2", "scalar"};
 
 static int f_isa(lua_State *L) {
   lua_pushstring(L, cnn_isa_active()->name);
@@ -80,7 +80,7 @@ static int f_set_isa(lua_State *L) {
     bool known = false;
     for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++) known |= !strcmp(name, isa_names[i]);
     if (known) lcnn_error(L, "set_isa", "this CPU cannot run '%s'", name);
-    lcnn_error(L, "set_isa", "unknown instruction set '%s' (expected avx512, avx2 or scalar)", name);
+    lcnn_error(L, "set_isa", "unknown kernel set '%s' (expected avx512, openblas, avx2 or scalar)", name);
   }
   return 0;
 }

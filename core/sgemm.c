@@ -12,6 +12,8 @@
  */
 #include "sgemm.h"
 
+#include <cblas.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -27,7 +29,9 @@
 #endif
 #define MR_MAX 6
 
-int64_t cnn_sgemm_work_floats(void) { return MC * KC_MAX + KC_MAX * NC + NC + 16; }
+#define ROWS_AT_ONCE 8 /* rows of b produced per call of an unfold function */
+
+int64_t cnn_sgemm_work_floats(void) { return MC * KC_MAX + KC_MAX * NC + ROWS_AT_ONCE * NC + 16; }
 
 /* Rows [i0, i0 + mc) and depth [p0, p0 + kc) of a, as mr-tall panels. */
 static void pack_a(const cnn_mat *a, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, float *dst) {
@@ -45,9 +49,9 @@ static void pack_a(const cnn_mat *a, int64_t i0, int64_t mc, int64_t p0, int64_t
 /* Where b comes from: a strided matrix, or a function giving row by row. */
 typedef struct {
   cnn_mat mat;
-  cnn_unfold_fn row;
+  cnn_unfold_fn rows;
   const void *ctx;
-  float *tmp; /* one row of a block, for row */
+  float *tmp; /* ROWS_AT_ONCE rows of a block, for rows */
 } source;
 
 /* Columns [0, cols) of src into one row of the panels at dst, zero-padded to
@@ -66,14 +70,51 @@ static void spread(const float *src, int64_t cs, int64_t nc, int64_t kc, int nr,
 /* Depth [p0, p0 + kc) and columns [j0, j0 + nc) of b, as nr-wide panels,
  * filled row by row (the rows of a row-major b are read in order). */
 static void pack_b(const source *b, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float *dst) {
-  for (int64_t p = 0; p < kc; p++) {
-    if (b->row) {
-      b->row(b->ctx, p0 + p, j0, nc, b->tmp);
-      spread(b->tmp, 1, nc, kc, nr, dst + p * nr);
-    } else {
-      spread(b->mat.p + (p0 + p) * b->mat.rs + j0 * b->mat.cs, b->mat.cs, nc, kc, nr, dst + p * nr);
+  if (b->rows) {
+    for (int64_t p = 0; p < kc; p += ROWS_AT_ONCE) {
+      int64_t count = kc - p < ROWS_AT_ONCE ? kc - p : ROWS_AT_ONCE;
+      b->rows(b->ctx, p0 + p, count, j0, nc, b->tmp, nc);
+      for (int64_t i = 0; i < count; i++) spread(b->tmp + i * nc, 1, nc, kc, nr, dst + (p + i) * nr);
+    }
+    return;
+  }
+  for (int64_t p = 0; p < kc; p++)
+    spread(b->mat.p + (p0 + p) * b->mat.rs + j0 * b->mat.cs, b->mat.cs, nc, kc, nr, dst + p * nr);
+}
+
+/* A rows x cols strided operand as cblas sees it: transposed or not, and its
+ * leading dimension (which cblas wants at least as large as a row). */
+static bool blas_layout(const cnn_mat *x, int64_t rows, int64_t cols, CBLAS_TRANSPOSE *t, int64_t *ld) {
+  if (x->cs == 1 && (rows == 1 || x->rs >= cols)) *t = CblasNoTrans, *ld = rows == 1 ? cols : x->rs;
+  else if (x->rs == 1 && (cols == 1 || x->cs >= rows)) *t = CblasTrans, *ld = cols == 1 ? rows : x->cs;
+  else return false;
+  return *ld <= INT_MAX;
+}
+
+/* The product through OpenBLAS: b as it is, or unfolded block by block into
+ * the packing space. False when an operand has no cblas layout. */
+static bool blas_gemm(int64_t m, int64_t n, int64_t k, const cnn_mat *a, source *b, float *c, int64_t ldc, bool acc,
+                      float *bpack) {
+  CBLAS_TRANSPOSE ta, tb;
+  int64_t lda, ldb;
+  if (m > INT_MAX || n > INT_MAX || k > INT_MAX || ldc > INT_MAX || !blas_layout(a, m, k, &ta, &lda) ||
+      (!b->rows && !blas_layout(&b->mat, k, n, &tb, &ldb)))
+    return false;
+  if (!b->rows) {
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, 1.0f, a->p, (int)lda, b->mat.p, (int)ldb,
+                acc ? 1.0f : 0.0f, c, (int)ldc);
+    return true;
+  }
+  for (int64_t jc = 0; jc < n; jc += NC) {
+    int64_t nc = n - jc < NC ? n - jc : NC;
+    for (int64_t pc = 0; pc < k; pc += KC_MAX) {
+      int64_t kc = k - pc < KC_MAX ? k - pc : KC_MAX;
+      b->rows(b->ctx, pc, kc, jc, nc, bpack, nc);
+      cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, (int)m, (int)nc, (int)kc, 1.0f, a->p + pc * a->cs, (int)lda, bpack,
+                  (int)nc, acc || pc > 0 ? 1.0f : 0.0f, c + jc, (int)ldc);
     }
   }
+  return true;
 }
 
 static void gemm(int64_t m, int64_t n, int64_t k, const cnn_mat *a, source *b, float *c, int64_t ldc, bool acc,
@@ -85,6 +126,11 @@ static void gemm(int64_t m, int64_t n, int64_t k, const cnn_mat *a, source *b, f
     return;
   }
   const cnn_isa *isa = cnn_isa_active();
+  if (isa == &cnn_isa_openblas) {
+    float *bpack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + MC * KC_MAX;
+    if (blas_gemm(m, n, k, a, b, c, ldc, acc, bpack)) return;
+    isa = &cnn_isa_scalar;
+  }
   int mr = isa->mr, nr = isa->nr;
   float *apack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
   float *bpack = apack + MC * KC_MAX;
@@ -117,15 +163,22 @@ void cnn_sgemm(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_mat b, float *c, 
   gemm(m, n, k, &a, &s, c, ldc, acc, work);
 }
 
-void cnn_sgemm_rows(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_unfold_fn row, const void *ctx, float *c,
+void cnn_sgemm_rows(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_unfold_fn rows, const void *ctx, float *c,
                     int64_t ldc, bool acc, float *work) {
-  source s = {{NULL, 0, 0}, row, ctx, NULL};
+  source s = {{NULL, 0, 0}, rows, ctx, NULL};
   gemm(m, n, k, &a, &s, c, ldc, acc, work);
 }
 
 void cnn_sgemm_nt(int64_t m, int64_t n, int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb,
                   float *c, int64_t ldc) {
   const cnn_isa *isa = cnn_isa_active();
+  if (isa == &cnn_isa_openblas && m <= INT_MAX && n <= INT_MAX && len <= INT_MAX && lda <= INT_MAX &&
+      ldb <= INT_MAX && ldc <= INT_MAX) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)len, 1.0f, a, (int)lda, b, (int)ldb,
+                1.0f, c, (int)ldc);
+    return;
+  }
+  if (isa == &cnn_isa_openblas) isa = &cnn_isa_scalar;
   for (int64_t j = 0; j < n; j += 6)
     for (int64_t i = 0; i < m; i += 4)
       isa->dot(len, a + i * lda, lda, m - i < 4 ? (int)(m - i) : 4, b + j * ldb, ldb, n - j < 6 ? (int)(n - j) : 6,
@@ -159,9 +212,15 @@ static void scalar_dot(int64_t len, const float *a, int64_t lda, int m, const fl
 
 const cnn_isa cnn_isa_scalar = {"scalar", SC_MR, SC_NR, scalar_gemm, scalar_dot};
 
+/* OpenBLAS's own kernels (whatever it chose for the CPU) behind the same
+ * calls: no micro-kernels of ours. */
+const cnn_isa cnn_isa_openblas = {"openblas", 0, 0, NULL, NULL};
+
 /* ---- choice of instruction set ---- */
 
-static const cnn_isa *const isas[] = {&cnn_isa_avx512, &cnn_isa_avx2, &cnn_isa_scalar};
+/* In order of preference: on CPUs without AVX-512, OpenBLAS's kernels measured
+ * faster than ours for the convolutions (docs/performance.md). */
+static const cnn_isa *const isas[] = {&cnn_isa_avx512, &cnn_isa_openblas, &cnn_isa_avx2, &cnn_isa_scalar};
 static _Atomic(const cnn_isa *) active;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char env_error[160];
@@ -170,7 +229,7 @@ bool cnn_isa_supported(const char *name) {
   __builtin_cpu_init();
   if (!strcmp(name, "avx512")) return __builtin_cpu_supports("avx512f");
   if (!strcmp(name, "avx2")) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return !strcmp(name, "scalar");
+  return !strcmp(name, "scalar") || !strcmp(name, "openblas");
 }
 
 static const cnn_isa *find(const char *name) {
@@ -189,7 +248,7 @@ static void choose(void) {
     else {
       bool known = !strcmp(want, "avx512") || !strcmp(want, "avx2");
       snprintf(env_error, sizeof env_error, "CNNLUA_ISA=%.40s: %s", want,
-               known ? "this CPU cannot run it" : "unknown instruction set (avx512, avx2 or scalar)");
+               known ? "this CPU cannot run it" : "unknown kernel set (avx512, openblas, avx2 or scalar)");
     }
   }
   atomic_store(&active, best);

@@ -2,8 +2,8 @@
  * sgemm.h: the library's own single-precision matrix product, for the
  * convolutions. A Goto-style packed driver (sgemm.c) calls a register-blocked
  * micro-kernel chosen at run time for the CPU: AVX-512 (sgemm_avx512.c), AVX2
- * + FMA (sgemm_avx2.c) or portable C. One build runs on any x86-64 and never
- * executes an instruction the CPU lacks.
+ * + FMA (sgemm_avx2.c) or portable C; or, as a whole, by OpenBLAS. One build
+ * runs on any x86-64 and never executes an instruction the CPU lacks.
  *
  * Operands are strided views: element (i, j) of a matrix is p[i*rs + j*cs],
  * so a transposed operand is the same memory with the strides swapped.
@@ -24,11 +24,13 @@ typedef struct {
 void cnn_sgemm(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_mat b, float *c, int64_t ldc, bool acc, float *work);
 int64_t cnn_sgemm_work_floats(void);
 
-/* The same with each row of b produced on demand: row(ctx, p, j0, nc, dst)
- * writes columns [j0, j0 + nc) of row p of b to dst. A convolution unfolds its
- * patches this way, block by block, instead of building a whole column matrix. */
-typedef void (*cnn_unfold_fn)(const void *ctx, int64_t p, int64_t j0, int64_t nc, float *dst);
-void cnn_sgemm_rows(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_unfold_fn row, const void *ctx, float *c,
+/* The same with the rows of b produced on demand: rows(ctx, p0, count, j0, nc,
+ * dst, ld) writes columns [j0, j0 + nc) of rows [p0, p0 + count) of b to dst
+ * (row stride ld). A convolution unfolds its patches this way, a few rows at
+ * a time, instead of building a whole column matrix. */
+typedef void (*cnn_unfold_fn)(const void *ctx, int64_t p0, int64_t count, int64_t j0, int64_t nc, float *dst,
+                              int64_t ld);
+void cnn_sgemm_rows(int64_t m, int64_t n, int64_t k, cnn_mat a, cnn_unfold_fn rows, const void *ctx, float *c,
                     int64_t ldc, bool acc, float *work);
 
 /* c[i*ldc + j] += sum over t < len of a[i*lda + t] * b[j*ldb + t], for
@@ -52,9 +54,12 @@ typedef struct {
 } cnn_isa;
 
 extern const cnn_isa cnn_isa_avx512, cnn_isa_avx2, cnn_isa_scalar;
+/* No micro-kernels: the products go to OpenBLAS (cblas_sgemm). */
+extern const cnn_isa cnn_isa_openblas;
 
-/* The active instruction set: the best the CPU runs, or the one named by the
- * environment variable CNNLUA_ISA (avx512, avx2 or scalar) at first use. */
+/* The active kernel set: avx512 where the CPU runs it, else openblas; or the
+ * one named by the environment variable CNNLUA_ISA (avx512, openblas, avx2 or
+ * scalar) at first use. */
 const cnn_isa *cnn_isa_active(void);
 /* Selects an instruction set by name; false (and no change) when the name is
  * unknown or the CPU cannot run it. */

@@ -114,14 +114,22 @@ static void dot_4x3(int64_t len, const float *const ar[4], const float *const br
       for (int i = 0; i < 4; i++) s[i][j] = _mm256_fmadd_ps(x[i], y, s[i][j]);
     }
   }
+  if (t < len) { /* the last 1-7 columns, through masked loads */
+    __m256i mk = lanes((int)(len - t), 0);
+    __m256 x[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) x[i] = _mm256_maskload_ps(ar[i] + t, mk);
+#pragma GCC unroll 3
+    for (int j = 0; j < 3; j++) {
+      __m256 y = _mm256_maskload_ps(br[j] + t, mk);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; i++) s[i][j] = _mm256_fmadd_ps(x[i], y, s[i][j]);
+    }
+  }
 #pragma GCC unroll 4
   for (int i = 0; i < 4; i++)
 #pragma GCC unroll 3
-    for (int j = 0; j < 3; j++) {
-      float tail = 0.0f;
-      for (int64_t u = t; u < len; u++) tail += ar[i][u] * br[j][u];
-      r[i][j] = hsum(s[i][j]) + tail;
-    }
+    for (int j = 0; j < 3; j++) r[i][j] = hsum(s[i][j]);
 }
 
 static void dot_4x6(int64_t len, const float *a, int64_t lda, int m, const float *b, int64_t ldb, int n, float *c,
