@@ -91,7 +91,7 @@ static int64_t gemm_work(void) { return (cnn_sgemm_work_floats() + 15) & ~(int64
 static int64_t thread_work(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
-  return gemm_work() + ((rows * (PQ > HW ? PQ : HW) + 15) & ~(int64_t)15); /* the same for the flipped geometry */
+  return gemm_work() + ((rows * (PQ > HW ? PQ : HW) + 15) & ~(int64_t)15);
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -121,6 +121,7 @@ typedef struct {
   const float *inp, *weight, *bias, *dout;
   float *out, *dinp, *dweight, *work;
   int64_t chunk, chunks; /* columns of one forward work item, items per image and group */
+  int64_t per_thread;    /* forward: floats between the threads' spaces, from work */
 } conv_job;
 
 typedef struct {
@@ -140,7 +141,7 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
-  float *work = thread_space(g, j->work, thread);
+  float *work = j->work + thread * j->per_thread; /* spaced for the caller's geometry */
   for (int64_t i = i0; i < i1; i++) {
     int64_t n = i / (g->G * j->chunks), gr = i / j->chunks % g->G, c0 = i % j->chunks * j->chunk;
     int64_t cols = PQ - c0 < j->chunk ? PQ - c0 : j->chunk;
@@ -159,20 +160,23 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* space: the geometry the workspace was sized for (g itself, or the forward
+ * pass of an input gradient). */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
-                    float *work) {
+                    float *work, const cnn_conv2d_geom *space) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
   int64_t chunks = planes >= want ? 1 : (want + planes - 1) / planes;
   int64_t chunk = ((PQ + chunks - 1) / chunks + 63) & ~(int64_t)63; /* whole panels of columns */
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
-  conv_job j = {g, inp, weight, bias, NULL, out, NULL, NULL, work, chunk, chunks};
+  conv_job j = {g,         inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
+                thread_work(space)};
   cnn_parallel_for(planes * chunks, 1, forward_items, &j);
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
                         float *out, float *work) {
-  forward(g, inp, weight, bias, out, work);
+  forward(g, inp, weight, bias, out, work, g);
 }
 
 /* Strided case: per image and group, col = weight^T @ dout, folded back. */
@@ -195,7 +199,7 @@ static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread)
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
   if (!flippable(g)) {
-    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0};
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0};
     cnn_parallel_for(g->N, 1, backward_input_images, &j);
     return;
   }
@@ -211,7 +215,7 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
   cnn_conv2d_geom f = {g->N, g->K, g->P, g->Q, g->C, g->R, g->S, g->H, g->W, g->G, {1, 1},
                        {g->dil[0] * (g->R - 1) - g->pad[0], g->dil[1] * (g->S - 1) - g->pad[1]},
                        {g->dil[0], g->dil[1]}};
-  forward(&f, dout, flipped, NULL, dinp, work);
+  forward(&f, dout, flipped, NULL, dinp, work, g);
 }
 
 /* Thread 0 accumulates into dweight itself, the others into private buffers
@@ -247,7 +251,7 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0};
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0};
     int used = g->N < cnn_parallel_threads() ? (int)(g->N > 0 ? g->N : 1) : cnn_parallel_threads();
     cnn_parallel_for(g->N, 1, backward_weight_images, &j);
     int64_t wsize = weight_size(g);
