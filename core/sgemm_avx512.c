@@ -13,7 +13,11 @@
 
 #include "sgemm.h"
 
+/* The specs also compile this file against software versions of the
+ * intrinsics (spec/support/emu), to check its logic on CPUs without AVX-512. */
+#ifndef CNN_SOFTWARE_INTRINSICS
 #pragma GCC target("avx512f,fma")
+#endif
 
 #define MR 6
 #define NR 64

@@ -99,6 +99,32 @@ describe("cnn.conv2d on each instruction set", function()
   end)
 end)
 
+describe("the product kernels, one by one", function()
+  it("agree with a double-precision loop on random shapes (AVX-512 over software intrinsics without the CPU)", function()
+    local runs = {}
+    for _, name in ipairs(cnn.isas()) do runs[name] = true end
+    local dir = H.tmpdir()
+    local cc = "cc -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined -fno-sanitize-recover=undefined "
+    local avx512 = runs.avx512 and "-Icore" or "-DCNN_SOFTWARE_INTRINSICS -Ispec/support/emu"
+    local build = table.concat({
+      cc .. "-Icore -c core/sgemm_avx2.c -o " .. dir .. "/avx2.o",
+      cc .. avx512 .. " -c core/sgemm_avx512.c -o " .. dir .. "/avx512.o",
+      cc .. "-Icore spec/support/isa_check.c " .. dir .. "/avx2.o " .. dir .. "/avx512.o -o " .. dir ..
+        "/isa_check $(pkg-config --cflags --libs openblas) -lm -lpthread",
+    }, " && ")
+    local out, code = H.run(build)
+    assert.are.equal(0, code, out)
+    for _, name in ipairs({ "avx512", "openblas", "avx2", "scalar" }) do
+      if name ~= "avx2" or runs.avx2 then
+        out, code = H.run("ASAN_OPTIONS=detect_leaks=1 " .. dir .. "/isa_check " .. name)
+        assert.are.equal(0, code, out)
+        assert.are.equal(name .. ": 0 bad of 120\n", out)
+      end
+    end
+    os.execute("rm -rf " .. H.shell_quote(dir))
+  end)
+end)
+
 describe("cnn.conv2d options", function()
   it("take the bias as nil or leave it out, and single images", function()
     cnn.seed(22)
