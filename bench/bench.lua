@@ -75,7 +75,8 @@ local function section(name)
   return true
 end
 
-print(string.format("cnnlua %s, %d threads, %s; PyTorch %s", cnn.version, threads, os.date("!%Y-%m-%d"),
+print(string.format("cnnlua %s, %d threads, kernels %s (this CPU runs: %s), %s; PyTorch %s", cnn.version, threads,
+  cnn.isa(), table.concat(cnn.isas(), " "), os.date("!%Y-%m-%d"),
   torch and "side by side (ratio = PyTorch time / ours: above 1 means cnnlua is faster)" or "not available"))
 print(string.format("%-46s %12s %17s %8s %8s", "workload", "cnnlua", "rate", "PyTorch", "ratio"))
 

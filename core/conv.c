@@ -160,12 +160,15 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+#define SPLIT_MACS ((int64_t)1 << 22) /* below this, waking threads for one image costs more than it saves */
+
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient). */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
                     float *work, const cnn_conv2d_geom *space) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
-  int64_t chunks = planes >= want ? 1 : (want + planes - 1) / planes;
+  int64_t macs = planes * (g->K / g->G) * (g->C / g->G) * g->R * g->S * PQ;
+  int64_t chunks = planes >= want || macs < SPLIT_MACS ? 1 : (want + planes - 1) / planes;
   int64_t chunk = ((PQ + chunks - 1) / chunks + 63) & ~(int64_t)63; /* whole panels of columns */
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;

@@ -86,8 +86,18 @@ static conv_call conv_setup(lua_State *L, int b_idx, int opts_idx, const char *f
   return c;
 }
 
+/* The state's scratch space for the kernels, kept in the registry and grown
+ * as needed, so that steady-state calls neither allocate nor fault pages in. */
 static float *workspace(lua_State *L, int64_t n, const char *fname) {
-  return n > 0 ? cnn_tensor_data(lcnn_newtensor(L, 1, &n, fname)) : NULL;
+  if (n <= 0) return NULL;
+  lua_getfield(L, LUA_REGISTRYINDEX, "cnn.workspace");
+  cnn_tensor *t = lcnn_totensor(L, -1);
+  lua_pop(L, 1);
+  if (!t || cnn_tensor_numel(t) < n) {
+    t = lcnn_newtensor(L, 1, &n, fname);
+    lua_setfield(L, LUA_REGISTRYINDEX, "cnn.workspace"); /* the registry keeps it alive */
+  }
+  return cnn_tensor_data(t);
 }
 
 static int conv_forward(lua_State *L, bool naive, const char *fname) {
