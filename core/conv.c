@@ -84,14 +84,18 @@ static int64_t wg_rows(const cnn_conv2d_geom *g) {
   return cnn_isa_active() == &cnn_isa_openblas ? g->C / g->G * g->R * g->S : WG_ROWS;
 }
 
-static int64_t gemm_work(void) { return (cnn_sgemm_work_floats() + 15) & ~(int64_t)15; }
+/* Floats rounded up to whole 64-byte lines, and the first line of work. */
+static int64_t lines(int64_t floats) { return (floats + 15) & ~(int64_t)15; }
+static float *first_line(float *work) { return (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63); }
+
+static int64_t gemm_work(void) { return lines(cnn_sgemm_work_floats()); }
 
 /* Per thread: the product's packing space, and rows of the column matrix (a
  * whole column matrix only for the input gradient of a strided convolution). */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
-  return gemm_work() + ((rows * (PQ > HW ? PQ : HW) + 15) & ~(int64_t)15);
+  return gemm_work() + lines(rows * (PQ > HW ? PQ : HW));
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -100,13 +104,11 @@ static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->
  * weight gradient for every thread but the first. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g) {
   int t = cnn_parallel_threads();
-  int64_t w = (weight_size(g) + 15) & ~(int64_t)15;
-  return w + t * thread_work(g) + (t - 1) * weight_size(g) + 16;
+  return lines(weight_size(g)) + t * thread_work(g) + (t - 1) * weight_size(g) + 16;
 }
 
 static float *thread_space(const cnn_conv2d_geom *g, float *work, int thread) {
-  float *base = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-  return base + ((weight_size(g) + 15) & ~(int64_t)15) + thread * thread_work(g);
+  return first_line(work) + lines(weight_size(g)) + thread * thread_work(g);
 }
 
 /* The unfolding of channels [c0, c0 + C/G) of one image. */
@@ -209,7 +211,7 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
   /* dinp = conv(dout, flipped), where flipped[c][k] is weight[k][c] turned by
    * 180 degrees, with padding dil * (R - 1) - pad and the same groups. */
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, RS = g->R * g->S;
-  float *flipped = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  float *flipped = first_line(work);
   for (int64_t gr = 0; gr < g->G; gr++)
     for (int64_t c = 0; c < Cg; c++)
       for (int64_t k = 0; k < Kg; k++)

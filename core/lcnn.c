@@ -54,9 +54,7 @@ static int f_get_num_threads(lua_State *L) {
   return 1;
 }
 
-/* ---- the instruction set of the kernels (sgemm.h) ---- */
-
-static const char *const isa_names[] = {"avx512", "openblas", "avx2", "scalar"};
+/* ---- the kernel set of the matrix products (sgemm.h) ---- */
 
 static int f_isa(lua_State *L) {
   lua_pushstring(L, cnn_isa_active()->name);
@@ -66,9 +64,9 @@ static int f_isa(lua_State *L) {
 static int f_isas(lua_State *L) {
   lua_newtable(L);
   int n = 0;
-  for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++)
-    if (cnn_isa_supported(isa_names[i])) {
-      lua_pushstring(L, isa_names[i]);
+  for (const cnn_isa *const *isa = cnn_isa_all(); *isa; isa++)
+    if (cnn_isa_supported((*isa)->name)) {
+      lua_pushstring(L, (*isa)->name);
       lua_rawseti(L, -2, ++n);
     }
   return 1;
@@ -77,9 +75,7 @@ static int f_isas(lua_State *L) {
 static int f_set_isa(lua_State *L) {
   const char *name = luaL_checkstring(L, 1);
   if (!cnn_isa_select(name)) {
-    bool known = false;
-    for (size_t i = 0; i < sizeof isa_names / sizeof isa_names[0]; i++) known |= !strcmp(name, isa_names[i]);
-    if (known) lcnn_error(L, "set_isa", "this CPU cannot run '%s'", name);
+    if (cnn_isa_by_name(name)) lcnn_error(L, "set_isa", "this CPU cannot run '%s'", name);
     lcnn_error(L, "set_isa", "unknown kernel set '%s' (expected avx512, openblas, avx2 or scalar)", name);
   }
   return 0;

@@ -27,7 +27,6 @@
 #ifndef NC
 #define NC 512 /* columns of b per block, a multiple of every nr */
 #endif
-#define MR_MAX 6
 
 #define ROWS_AT_ONCE 8 /* rows of b produced per call of an unfold function */
 
@@ -125,15 +124,14 @@ static void gemm(int64_t m, int64_t n, int64_t k, const cnn_mat *a, source *b, f
       for (int64_t i = 0; i < m; i++) memset(c + i * ldc, 0, (size_t)n * sizeof *c);
     return;
   }
+  float *apack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+  float *bpack = apack + MC * KC_MAX;
   const cnn_isa *isa = cnn_isa_active();
   if (isa == &cnn_isa_openblas) {
-    float *bpack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63) + MC * KC_MAX;
     if (blas_gemm(m, n, k, a, b, c, ldc, acc, bpack)) return;
     isa = &cnn_isa_scalar;
   }
   int mr = isa->mr, nr = isa->nr;
-  float *apack = (float *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-  float *bpack = apack + MC * KC_MAX;
   b->tmp = bpack + KC_MAX * NC;
   int64_t kblocks = (k + KC_MAX - 1) / KC_MAX, kc_even = (k + kblocks - 1) / kblocks;
   for (int64_t jc = 0; jc < n; jc += NC) {
@@ -220,7 +218,7 @@ const cnn_isa cnn_isa_openblas = {"openblas", 0, 0, NULL, NULL};
 
 /* In order of preference: on CPUs without AVX-512, OpenBLAS's kernels measured
  * faster than ours for the convolutions (docs/performance.md). */
-static const cnn_isa *const isas[] = {&cnn_isa_avx512, &cnn_isa_openblas, &cnn_isa_avx2, &cnn_isa_scalar};
+static const cnn_isa *const isas[] = {&cnn_isa_avx512, &cnn_isa_openblas, &cnn_isa_avx2, &cnn_isa_scalar, NULL};
 static _Atomic(const cnn_isa *) active;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static char env_error[160];
@@ -232,10 +230,18 @@ bool cnn_isa_supported(const char *name) {
   return !strcmp(name, "scalar") || !strcmp(name, "openblas");
 }
 
-static const cnn_isa *find(const char *name) {
-  for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
-    if (!strcmp(isas[i]->name, name)) return cnn_isa_supported(name) ? isas[i] : NULL;
+const cnn_isa *cnn_isa_by_name(const char *name) {
+  for (size_t i = 0; isas[i]; i++)
+    if (!strcmp(isas[i]->name, name)) return isas[i];
   return NULL;
+}
+
+const cnn_isa *const *cnn_isa_all(void) { return isas; }
+
+/* The named set, if the CPU runs it. */
+static const cnn_isa *find(const char *name) {
+  const cnn_isa *isa = cnn_isa_by_name(name);
+  return isa && cnn_isa_supported(name) ? isa : NULL;
 }
 
 static void choose(void) {
@@ -246,9 +252,8 @@ static void choose(void) {
     const cnn_isa *forced = find(want);
     if (forced) best = forced;
     else {
-      bool known = !strcmp(want, "avx512") || !strcmp(want, "avx2");
       snprintf(env_error, sizeof env_error, "CNNLUA_ISA=%.40s: %s", want,
-               known ? "this CPU cannot run it" : "unknown kernel set (avx512, openblas, avx2 or scalar)");
+               cnn_isa_by_name(want) ? "this CPU cannot run it" : "unknown kernel set (avx512, openblas, avx2 or scalar)");
     }
   }
   atomic_store(&active, best);

@@ -64,6 +64,9 @@ const cnn_isa *cnn_isa_active(void);
 /* Selects an instruction set by name; false (and no change) when the name is
  * unknown or the CPU cannot run it. */
 bool cnn_isa_select(const char *name);
+/* Every kernel set, best first, NULL-terminated; one by name (NULL if unknown). */
+const cnn_isa *const *cnn_isa_all(void);
+const cnn_isa *cnn_isa_by_name(const char *name);
 /* Whether this CPU runs the named instruction set. */
 bool cnn_isa_supported(const char *name);
 /* The error of CNNLUA_ISA, if it named something unusable (else NULL). */

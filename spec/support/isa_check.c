@@ -13,9 +13,7 @@
 static double uniform(void) { return rand() / (double)RAND_MAX - 0.5; }
 
 int main(int argc, char **argv) {
-  const cnn_isa *isa = NULL;
-  for (size_t i = 0; i < sizeof isas / sizeof isas[0]; i++)
-    if (argc > 1 && !strcmp(isas[i]->name, argv[1])) isa = isas[i];
+  const cnn_isa *isa = argc > 1 ? cnn_isa_by_name(argv[1]) : NULL;
   if (!isa) return fprintf(stderr, "usage: isa_check avx512|avx2|scalar|openblas\n"), 2;
   pthread_once(&once, choose);
   atomic_store(&active, isa); /* without the CPU check: the emulated build */
