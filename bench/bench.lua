@@ -160,7 +160,7 @@ end
 -- Training throughput on Fashion-MNIST: batch 64, SGD with momentum 0.9.
 local train_set
 local function training(build, steps)
-  train_set = train_set or select(1, cnn.data.fashion_mnist())
+  train_set = train_set or select(1, cnn.data.fashion_mnist(nil, { bytes = true })) -- as examples/train.lua
   local model = build()
   local crit = nn.CrossEntropyLoss()
   local opt = cnn.optim.SGD(model, { lr = 0.01, momentum = 0.9 })
@@ -213,7 +213,7 @@ if section("process (peak RSS in MiB, start-up in ms)") then
   for _, m in ipairs({ { "LeNet-5", "lenet" }, { "small CNN", "cnn" } }) do
     local script = string.format([[
       local nn = cnn.nn
-      local train = cnn.data.fashion_mnist()
+      local train = cnn.data.fashion_mnist(nil, {bytes = true})
       local model = %s
       local crit, opt = nn.CrossEntropyLoss(), cnn.optim.SGD(model, {lr = 0.01, momentum = 0.9})
       local it = cnn.data.loader(train, {batch_size = 64, shuffle = true}):iter()

@@ -118,48 +118,70 @@ static void convert(int type, const unsigned char *in, float *out, int64_t n) {
   }
 }
 
-/* Checks the IDX bytes and converts them into out. */
-static cnn_status parse(const char *path, const unsigned char *buf, size_t len, cnn_tensor *out, cnn_error *err) {
+/* Checks the IDX bytes: their type, shape and where the elements start. */
+static cnn_status parse(const char *path, const unsigned char *buf, size_t len, int *type, int *ndim, int64_t *shape,
+                        size_t *head, cnn_error *err) {
   if (len < 4 || buf[0] != 0 || buf[1] != 0 || element_size(buf[2]) == 0)
     return cnn_error_set(err, CNN_EINVAL, "%s: not an IDX file (bad magic number)", path);
-  int ndim = buf[3];
-  if (ndim < 1 || ndim > CNN_MAX_DIMS)
-    return cnn_error_set(err, CNN_EINVAL, "%s: %d dimensions (1 to %d supported)", path, ndim, CNN_MAX_DIMS);
-  size_t head = 4 + 4 * (size_t)ndim;
-  if (len < head) return cnn_error_set(err, CNN_EINVAL, "%s: truncated header", path);
-  int64_t shape[CNN_MAX_DIMS];
-  for (int d = 0; d < ndim; d++) {
+  *type = buf[2];
+  *ndim = buf[3];
+  if (*ndim < 1 || *ndim > CNN_MAX_DIMS)
+    return cnn_error_set(err, CNN_EINVAL, "%s: %d dimensions (1 to %d supported)", path, *ndim, CNN_MAX_DIMS);
+  *head = 4 + 4 * (size_t)*ndim;
+  if (len < *head) return cnn_error_set(err, CNN_EINVAL, "%s: truncated header", path);
+  for (int d = 0; d < *ndim; d++) {
     const unsigned char *p = buf + 4 + 4 * d;
     shape[d] = (int64_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
   }
-  int64_t n = cnn_shape_numel(ndim, shape);
+  int64_t n = cnn_shape_numel(*ndim, shape);
   if (n < 0 || n > (int64_t)(SIZE_MAX / 8))
     return cnn_error_set(err, CNN_EINVAL, "%s: header announces too many elements", path);
-  size_t bytes = (size_t)n * (size_t)element_size(buf[2]);
-  if (len - head < bytes)
+  size_t bytes = (size_t)n * (size_t)element_size(*type);
+  if (len - *head < bytes)
     return cnn_error_set(err, CNN_EINVAL, "%s: truncated: the header announces %zu bytes of data, the file has %zu",
-                         path, bytes, len - head);
-  if (len - head > bytes)
-    return cnn_error_set(err, CNN_EINVAL, "%s: %zu bytes more than the header announces", path, len - head - bytes);
-  cnn_status st = cnn_tensor_alloc(out, ndim, shape, err);
-  if (st != CNN_OK) return st;
-  convert(buf[2], buf + head, cnn_tensor_data(out), n);
+                         path, bytes, len - *head);
+  if (len - *head > bytes)
+    return cnn_error_set(err, CNN_EINVAL, "%s: %zu bytes more than the header announces", path, len - *head - bytes);
   return CNN_OK;
 }
 
-cnn_status cnn_idx_read(const char *path, cnn_tensor *out, cnn_error *err) {
-  size_t len;
-  unsigned char *raw = read_file(path, &len, err);
-  if (!raw) return CNN_EINVAL;
-  if (len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-    size_t n;
-    unsigned char *inflated = gunzip(path, raw, len, &n, err);
+/* The file's bytes, inflated when gzip-compressed; NULL with err set on failure. */
+static unsigned char *load(const char *path, size_t *len, cnn_error *err) {
+  unsigned char *raw = read_file(path, len, err);
+  if (raw && *len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
+    size_t n = 0;
+    unsigned char *inflated = gunzip(path, raw, *len, &n, err);
     free(raw);
-    if (!inflated) return CNN_EINVAL;
     raw = inflated;
-    len = n;
+    *len = n;
   }
-  cnn_status st = parse(path, raw, len, out, err);
-  free(raw);
+  return raw;
+}
+
+cnn_status cnn_idx_read(const char *path, cnn_tensor *out, cnn_error *err) {
+  size_t len = 0, head = 0;
+  int type = 0, ndim = 0;
+  int64_t shape[CNN_MAX_DIMS];
+  unsigned char *buf = load(path, &len, err);
+  if (!buf) return CNN_EINVAL;
+  cnn_status st = parse(path, buf, len, &type, &ndim, shape, &head, err);
+  if (st == CNN_OK) st = cnn_tensor_alloc(out, ndim, shape, err);
+  if (st == CNN_OK) convert(type, buf + head, cnn_tensor_data(out), cnn_tensor_numel(out));
+  free(buf);
   return st;
+}
+
+unsigned char *cnn_idx_read_u8(const char *path, size_t *offset, int *ndim, int64_t *shape, cnn_error *err) {
+  size_t len = 0;
+  int type = 0;
+  unsigned char *buf = load(path, &len, err);
+  if (!buf) return NULL;
+  cnn_status st = parse(path, buf, len, &type, ndim, shape, offset, err);
+  if (st == CNN_OK && type != 0x08)
+    st = cnn_error_set(err, CNN_EINVAL, "%s: elements of type 0x%02X, not unsigned bytes", path, type);
+  if (st != CNN_OK) {
+    free(buf);
+    return NULL;
+  }
+  return buf;
 }

@@ -17,4 +17,9 @@
  * On failure out stays empty and err names the file and the problem. */
 cnn_status cnn_idx_read(const char *path, cnn_tensor *out, cnn_error *err);
 
+/* The elements of a file of unsigned bytes, unconverted: returns the file's
+ * bytes (malloc'ed; the elements start at *offset) and its shape, or NULL with
+ * err set, also when the elements are not bytes. */
+unsigned char *cnn_idx_read_u8(const char *path, size_t *offset, int *ndim, int64_t *shape, cnn_error *err);
+
 #endif

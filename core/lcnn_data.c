@@ -2,6 +2,12 @@
  * lcnn_data.c: bindings for data and images (used by lua/cnn/data and
  * lua/cnn/image.lua):
  *   cnn.read_idx(path)               -> tensor of the file's shape, as floats
+ *   cnn.read_idx(path, {bytes = true}) -> a cnn.bytes block of the elements (unsigned
+ *                                    bytes, unconverted) and the shape, as a table
+ *   cnn.gather_bytes(b, rowshape, indices [, divisor])
+ *                                    -> tensor #indices x rowshape: rows of b (row i:
+ *                                       bytes (i-1)*r + 1 .. i*r, r = numel of rowshape)
+ *                                       divided by divisor
  *   cnn.read_png(path)               -> C x H x W in [0, 1]
  *   cnn.write_png(path, t)           (t: C x H x W, C in 1..4)
  *   cnn.resize_bilinear(t, h, w)     (t: C x H x W or N x C x H x W)
@@ -14,6 +20,9 @@
  *   cnn.unfold(x, k [, opts]) -> N x (C*kh*kw) x L patches, cnn.fold(cols, {h, w}, k [, opts])
  *                                    (PyTorch's F.unfold and F.fold; opts stride, padding, dilation)
  */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "elementwise.h"
@@ -23,13 +32,67 @@
 #include "lcnn.h"
 #include "pngio.h"
 
+/* ---- blocks of bytes: a data set kept as its file's bytes ---- */
+
+#define LCNN_BYTES "cnn.bytes"
+
+typedef struct {
+  unsigned char *buf; /* malloc'ed, owned; NULL once freed */
+  size_t offset, len; /* the elements: buf[offset .. offset + len) */
+} byte_block;
+
+static int bytes_gc(lua_State *L) {
+  byte_block *b = luaL_checkudata(L, 1, LCNN_BYTES);
+  free(b->buf);
+  b->buf = NULL;
+  return 0;
+}
+
+static int bytes_len(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)((byte_block *)luaL_checkudata(L, 1, LCNN_BYTES))->len);
+  return 1;
+}
+
+static int bytes_tostring(lua_State *L) {
+  lua_pushfstring(L, "cnn.bytes (%I bytes)", (lua_Integer)((byte_block *)luaL_checkudata(L, 1, LCNN_BYTES))->len);
+  return 1;
+}
+
 static int f_read_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  cnn_tensor *t = lcnn_pushhandle(L);
+  bool bytes = false;
+  if (!lua_isnoneornil(L, 2)) {
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "bytes"))
+        lcnn_error(L, "idx", "unknown option '%s'", luaL_tolstring(L, -2, NULL));
+      bytes = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
   cnn_error err;
-  if (cnn_idx_read(path, t, &err) != CNN_OK) lcnn_error(L, "idx", "%s", err.msg);
-  lcnn_account(L, cnn_tensor_numel(t));
-  return 1;
+  if (!bytes) {
+    cnn_tensor *t = lcnn_pushhandle(L);
+    if (cnn_idx_read(path, t, &err) != CNN_OK) lcnn_error(L, "idx", "%s", err.msg);
+    lcnn_account(L, cnn_tensor_numel(t));
+    return 1;
+  }
+  byte_block *b = lua_newuserdatauv(L, sizeof *b, 0);
+  *b = (byte_block){NULL, 0, 0};
+  luaL_setmetatable(L, LCNN_BYTES);
+  int ndim;
+  int64_t shape[CNN_MAX_DIMS];
+  b->buf = cnn_idx_read_u8(path, &b->offset, &ndim, shape, &err);
+  if (!b->buf) lcnn_error(L, "idx", "%s", err.msg);
+  b->len = (size_t)cnn_shape_numel(ndim, shape);
+  lcnn_account(L, (int64_t)(b->len / sizeof(float)));
+  lua_createtable(L, ndim, 0);
+  for (int d = 0; d < ndim; d++) {
+    lua_pushinteger(L, (lua_Integer)shape[d]);
+    lua_rawseti(L, -2, d + 1);
+  }
+  return 2;
 }
 
 static int f_read_png(lua_State *L) {
@@ -122,34 +185,42 @@ static int f_randperm(lua_State *L) {
   return 1;
 }
 
-static int m_index_select(lua_State *L) {
-  cnn_tensor *t = lcnn_checktensor(L, 1);
-  int d = lcnn_checkdim(L, 2, t->ndim, "index_select");
-  int64_t n;
-  cnn_tensor *it = lcnn_totensor(L, 3);
+/* The 1-based indices at arg (a 1-d tensor or a table), each in 1..limit, as
+ * 0-based offsets in a block pushed on the stack; *n gets their count. */
+static int64_t *read_indices(lua_State *L, int arg, int64_t limit, int64_t *n, const char *what, const char *fname) {
+  cnn_tensor *it = lcnn_totensor(L, arg);
   if (it) {
-    it = lcnn_checktensor(L, 3);
-    if (it->ndim != 1) lcnn_error(L, "index_select", "indices must be a 1-d tensor or a table");
-    n = it->shape[0];
+    if (it->ndim != 1) lcnn_error(L, fname, "indices must be a 1-d tensor or a table");
+    *n = it->shape[0];
   } else {
-    luaL_checktype(L, 3, LUA_TTABLE);
-    n = (int64_t)luaL_len(L, 3);
+    luaL_checktype(L, arg, LUA_TTABLE);
+    *n = (int64_t)luaL_len(L, arg);
   }
-  int64_t *idx = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof *idx, 0);
-  for (int64_t i = 0; i < n; i++) {
+  int64_t *idx = lua_newuserdatauv(L, (size_t)(*n ? *n : 1) * sizeof *idx, 0);
+  for (int64_t i = 0; i < *n; i++) {
     double v;
     if (it) {
       v = cnn_tensor_data(it)[i * it->stride[0]];
     } else {
-      lua_geti(L, 3, i + 1);
+      lua_geti(L, arg, i + 1);
       v = lua_tonumber(L, -1);
       lua_pop(L, 1);
     }
-    if (!(v >= 1 && v <= (double)t->shape[d]) || v != (double)(int64_t)v)
-      lcnn_error(L, "index_select", "index %g at position %lld out of range 1..%lld for dimension %d", v,
-                 (long long)i + 1, (long long)t->shape[d], d + 1);
+    if (!(v >= 1 && v <= (double)limit) || v != (double)(int64_t)v)
+      lcnn_error(L, fname, "index %g at position %lld out of range 1..%lld for %s", v, (long long)i + 1,
+                 (long long)limit, what);
     idx[i] = (int64_t)v - 1;
   }
+  return idx;
+}
+
+static int m_index_select(lua_State *L) {
+  cnn_tensor *t = lcnn_checktensor(L, 1);
+  int d = lcnn_checkdim(L, 2, t->ndim, "index_select");
+  int64_t n;
+  char what[32];
+  snprintf(what, sizeof what, "dimension %d", d + 1);
+  int64_t *idx = read_indices(L, 3, t->shape[d], &n, what, "index_select");
   int64_t shape[CNN_MAX_DIMS];
   memcpy(shape, t->shape, sizeof shape);
   shape[d] = n;
@@ -278,7 +349,29 @@ static int f_fold(lua_State *L) {
   return 1;
 }
 
+static int f_gather_bytes(lua_State *L) {
+  byte_block *b = luaL_checkudata(L, 1, LCNN_BYTES);
+  int64_t shape[CNN_MAX_DIMS];
+  luaL_checktype(L, 2, LUA_TTABLE);
+  int rdim = lcnn_checkshape(L, 2, shape + 1, false, "gather_bytes");
+  if (rdim + 1 > CNN_MAX_DIMS) lcnn_error(L, "gather_bytes", "rows of %d dimensions (at most %d)", rdim, CNN_MAX_DIMS - 1);
+  int64_t row = cnn_shape_numel(rdim, shape + 1);
+  if (row < 1) lcnn_error(L, "gather_bytes", "rows must not be empty");
+  float divisor = (float)luaL_optnumber(L, 4, 1.0);
+  if (!(divisor != 0.0f) || !isfinite(divisor)) lcnn_error(L, "gather_bytes", "divisor %g is not a finite non-zero number", (double)divisor);
+  int64_t n;
+  int64_t *idx = read_indices(L, 3, (int64_t)(b->len / (size_t)row), &n, "the rows of the block", "gather_bytes");
+  shape[0] = n;
+  cnn_tensor *t = lcnn_newtensor(L, rdim + 1, shape, "gather_bytes");
+  float *out = cnn_tensor_data(t);
+  const unsigned char *src = b->buf + b->offset;
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t e = 0; e < row; e++) out[i * row + e] = (float)src[idx[i] * row + e] / divisor;
+  return 1;
+}
+
 static const luaL_Reg functions[] = {{"read_idx", f_read_idx},
+                                     {"gather_bytes", f_gather_bytes},
                                      {"pad", f_pad},
                                      {"pad_backward", f_pad_backward},
                                      {"unfold", f_unfold},
@@ -292,6 +385,14 @@ static const luaL_Reg functions[] = {{"read_idx", f_read_idx},
                                      {NULL, NULL}};
 
 void lcnn_open_data(lua_State *L) {
+  luaL_newmetatable(L, LCNN_BYTES);
+  lua_pushcfunction(L, bytes_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, bytes_len);
+  lua_setfield(L, -2, "__len");
+  lua_pushcfunction(L, bytes_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
   luaL_setfuncs(L, functions, 0);
   luaL_getmetatable(L, LCNN_TENSOR);
   lua_getfield(L, -1, "__index");

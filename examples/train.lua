@@ -78,7 +78,7 @@ local main = rank == 1
 if not main then print = function() end end -- the other ranks work silently
 
 -- Data.
-local ok_data, train_set, test_set = pcall(data.fashion_mnist, opts.data)
+local ok_data, train_set, test_set = pcall(data.fashion_mnist, opts.data, { bytes = true })
 if not ok_data then fail(train_set) end
 if opts.limit then
   local function head(set, n)

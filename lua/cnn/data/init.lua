@@ -5,6 +5,7 @@ local cnn = require "cnn"
 local data = {}
 
 data.transforms = require "cnn.data.transforms"
+data.ByteImages = require "cnn.data.byteimages"
 
 -- Where Debian's dataset-fashion-mnist package installs the data set.
 data.FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -24,9 +25,14 @@ local function exists(path)
   return f ~= nil
 end
 
--- train, test: {images = N x 1 x 28 x 28 in [0, 1], labels = N labels in 1..10, classes = names}
-function data.fashion_mnist(dir)
+-- train, test: {images = N x 1 x 28 x 28 in [0, 1], labels = N labels in 1..10, classes = names}.
+-- opts.bytes: images kept as bytes (data.ByteImages), converted a batch at a time.
+function data.fashion_mnist(dir, opts)
   dir = dir or data.FASHION_MNIST_DIR
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "bytes" then error("fashion_mnist: unknown option '" .. tostring(k) .. "'", 2) end
+  end
   local function find(base)
     for _, name in ipairs({ base .. ".gz", base }) do
       if exists(dir .. "/" .. name) then return dir .. "/" .. name end
@@ -37,20 +43,28 @@ function data.fashion_mnist(dir)
   end
   local function load(prefix)
     local ipath, lpath = find(prefix .. "-images-idx3-ubyte"), find(prefix .. "-labels-idx1-ubyte")
-    local images, labels = data.idx(ipath), data.idx(lpath)
-    if images:dim() ~= 3 then
-      error(string.format("fashion_mnist: %s holds shape (%s), expected N x H x W images", ipath,
-        table.concat(images:shape(), ", ")), 0)
+    local images, block, shape
+    if opts.bytes then
+      block, shape = cnn.read_idx(ipath, { bytes = true })
+    else
+      images = data.idx(ipath)
+      shape = images:shape()
     end
-    if labels:dim() ~= 1 or labels:size(1) ~= images:size(1) then
+    local labels = data.idx(lpath)
+    if #shape ~= 3 then
+      error(string.format("fashion_mnist: %s holds shape (%s), expected N x H x W images", ipath,
+        table.concat(shape, ", ")), 0)
+    end
+    if labels:dim() ~= 1 or labels:size(1) ~= shape[1] then
       error(string.format("fashion_mnist: %s holds %s labels for %d images in %s", lpath,
-        table.concat(labels:shape(), " x "), images:size(1), ipath), 0)
+        table.concat(labels:shape(), " x "), shape[1], ipath), 0)
     end
     if labels:numel() > 0 and (labels:min() < 0 or labels:max() > 9) then
       error(string.format("fashion_mnist: %s holds labels outside 0..9", lpath), 0)
     end
     return {
-      images = images:view(images:size(1), 1, images:size(2), images:size(3)):div_(255),
+      images = images and images:view(shape[1], 1, shape[2], shape[3]):div_(255)
+        or data.ByteImages.new(block, { shape[1], 1, shape[2], shape[3] }, 255),
       labels = labels:add_(1),
       classes = data.fashion_mnist_classes,
     }
@@ -69,8 +83,9 @@ function data.loader(set, opts)
   for k in pairs(opts) do
     if not loader_keys[k] then error("loader: unknown option '" .. tostring(k) .. "'", 2) end
   end
-  if type(set) ~= "table" or not cnn.is_tensor(set.images) or not cnn.is_tensor(set.labels) then
-    error("loader: expected a set {images = tensor, labels = tensor}", 2)
+  if type(set) ~= "table" or not (cnn.is_tensor(set.images) or data.ByteImages.is(set.images))
+    or not cnn.is_tensor(set.labels) then
+    error("loader: expected a set {images = tensor or byte images, labels = tensor}", 2)
   end
   local n = set.images:size(1)
   if set.labels:dim() ~= 1 or set.labels:size(1) ~= n then
@@ -137,6 +152,7 @@ function Loader:iter(opts)
       x, y = images:index_select(1, idx), labels:index_select(1, idx)
     else
       x, y = images:narrow(1, first, size), labels:narrow(1, first, size)
+      if not cnn.is_tensor(x) then x = x:float() end
     end
     if self.transform then x = self.transform(x) end
     return x, y
