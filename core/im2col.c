@@ -32,7 +32,21 @@ void cnn_im2col_rows(const cnn_patch_geom *g, const float *inp, int64_t row0, in
     }
     const float *plane = inp + c * g->H * g->W;
     float *d = dst;
-    for (int64_t p = p_first, q0 = q_first, left = n; left > 0; p++, q0 = 0) {
+    int64_t p = p_first, left = n;
+    if (q_first == 0 && g->stride_w == 1) { /* whole output rows, unit stride: the common case */
+      for (; left >= g->Q; p++, left -= g->Q, d += g->Q) {
+        int64_t ih = p * g->stride_h - g->pad_h + r * g->dil_h;
+        if (ih < 0 || ih >= g->H) {
+          for (int64_t q = 0; q < g->Q; q++) d[q] = 0.0f;
+          continue;
+        }
+        const float *src = plane + ih * g->W;
+        for (int64_t q = 0; q < lo; q++) d[q] = 0.0f;
+        for (int64_t q = lo; q < hi; q++) d[q] = src[q + woff];
+        for (int64_t q = hi; q < g->Q; q++) d[q] = 0.0f;
+      }
+    }
+    for (int64_t q0 = p == p_first ? q_first : 0; left > 0; p++, q0 = 0) {
       int64_t q1 = g->Q - q0 < left ? g->Q : q0 + left; /* this output row's columns: [q0, q1) */
       int64_t ih = p * g->stride_h - g->pad_h + r * g->dil_h;
       int64_t qa = q1, qb = q1; /* [qa, qb): the columns that see the image */
