@@ -1,6 +1,8 @@
 /* pool.c: pooling kernels (see pool.h for the semantics). */
 #include "pool.h"
 
+#include <emmintrin.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -67,6 +69,44 @@ static inline void take(float v, int64_t pos, float *best, int64_t *at) {
 }
 
 /* The common 2x2 window with stride 2 and no padding: every window is whole. */
+/* v replaces best where v > best, or v is NaN and best is not (the first
+ * maximum in scan order wins; a NaN wins and stays): take(), four lanes at once. */
+static inline void take4(__m128 v, __m128 pos, __m128 *best, __m128 *at) {
+  __m128 t = _mm_or_ps(_mm_cmpgt_ps(v, *best), _mm_andnot_ps(_mm_cmpunord_ps(*best, *best), _mm_cmpunord_ps(v, v)));
+  *best = _mm_or_ps(_mm_and_ps(t, v), _mm_andnot_ps(t, *best));
+  *at = _mm_or_ps(_mm_and_ps(t, pos), _mm_andnot_ps(t, *at));
+}
+
+/* One output row of 2x2/2 max pooling: the window maxima and their offsets in
+ * the plane (as floats), four windows at a time with SSE2 (every x86-64 has
+ * it); row0 starts at offset base. */
+static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t W, int64_t base, float *out,
+                        float *idx) {
+  int64_t q = 0;
+  __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f);
+  for (; q + 4 <= Q; q += 4) {
+    __m128 a0 = _mm_loadu_ps(row0 + 2 * q), a1 = _mm_loadu_ps(row0 + 2 * q + 4);
+    __m128 b0 = _mm_loadu_ps(row1 + 2 * q), b1 = _mm_loadu_ps(row1 + 2 * q + 4);
+    __m128 pos = _mm_add_ps(_mm_set1_ps((float)(base + 2 * q)), step);
+    __m128 best = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), at = pos;
+    take4(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_ps(pos, _mm_set1_ps(1.0f)), &best, &at);
+    take4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_add_ps(pos, _mm_set1_ps((float)W)), &best, &at);
+    take4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_ps(pos, _mm_set1_ps((float)(W + 1))), &best, &at);
+    _mm_storeu_ps(out + q, best);
+    _mm_storeu_ps(idx + q, at);
+  }
+  for (; q < Q; q++) {
+    int64_t pos = base + 2 * q;
+    float best = row0[2 * q];
+    int64_t at = pos;
+    take(row0[2 * q + 1], pos + 1, &best, &at);
+    take(row1[2 * q], pos + W, &best, &at);
+    take(row1[2 * q + 1], pos + W + 1, &best, &at);
+    out[q] = best;
+    idx[q] = (float)at;
+  }
+}
+
 static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
   const cnn_pool2d_geom *g = j->g;
   int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;
@@ -74,16 +114,7 @@ static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
     const float *x = j->inp + plane * HW;
     float *out = j->out + plane * PQ, *idx = j->idx + plane * PQ;
     for (int64_t p = 0; p < g->P; p++)
-      for (int64_t q = 0; q < g->Q; q++) {
-        int64_t pos = 2 * p * W + 2 * q;
-        float best = x[pos];
-        int64_t at = pos;
-        take(x[pos + 1], pos + 1, &best, &at);
-        take(x[pos + W], pos + W, &best, &at);
-        take(x[pos + W + 1], pos + W + 1, &best, &at);
-        out[p * g->Q + q] = best;
-        idx[p * g->Q + q] = (float)at;
-      }
+      max_row_2x2(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q, idx + p * g->Q);
   }
 }
 

@@ -200,6 +200,43 @@ describe("pooling kernels", function()
     assert.are.equal(1, dx:get(1, 1, 2))
   end)
 
+  it("max_pool2d 2x2 (the vectorised path) matches a direct loop: ties, NaN, odd sizes", function()
+    math.randomseed(41)
+    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 } }) do
+      local N, C, Hh, W = table.unpack(shape)
+      local x = cnn.zeros(N, C, Hh, W)
+      for n = 1, N do -- small integers: many ties
+        for c = 1, C do
+          for i = 1, Hh do
+            for j = 1, W do x:set(n, c, i, j, math.random(0, 3)) end
+          end
+        end
+      end
+      for _ = 1, 6 do x:set(1, 1, math.random(Hh), math.random(W), 0 / 0) end
+      x:set(N, C, 1, 1, -math.huge)
+      local y, idx = cnn.max_pool2d(x, 2)
+      local P, Q = Hh // 2, W // 2
+      for n = 1, N do
+        for c = 1, C do
+          for p = 1, P do
+            for q = 1, Q do
+              local best, at
+              for _, d in ipairs({ { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }) do
+                local i, j = 2 * p - 1 + d[1], 2 * q - 1 + d[2]
+                local v = x:get(n, c, i, j)
+                if at == nil or v > best or (v ~= v and best == best) then best, at = v, (i - 1) * W + (j - 1) end
+              end
+              local got = y:get(n, c, p, q)
+              local where = string.format("shape %s at %d,%d,%d,%d", table.concat(shape, "x"), n, c, p, q)
+              assert.is_true(got == best or (got ~= got and best ~= best), where)
+              assert.are.equal(at, idx:get(n, c, p, q), where)
+            end
+          end
+        end
+      end
+    end
+  end)
+
   it("max_pool2d propagates NaN, as PyTorch", function()
     local y = cnn.max_pool2d(cnn.tensor({ { { 1, 0 / 0 }, { 3, 2 } } }), 2)
     assert.is_true(y:item() ~= y:item())
