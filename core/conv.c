@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "conv_direct.h"
 #include "im2col.h"
 #include "parallel.h"
 #include "sgemm.h"
@@ -95,7 +96,9 @@ static int64_t gemm_work(void) { return lines(cnn_sgemm_work_floats()); }
 static int64_t thread_work(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
-  return gemm_work() + lines(rows * (PQ > HW ? PQ : HW));
+  int64_t extra = rows * (PQ > HW ? PQ : HW);
+  if (cnn_conv2d_direct_ok(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
+  return gemm_work() + lines(extra);
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -164,6 +167,18 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
 
 #define SPLIT_MACS ((int64_t)1 << 22) /* below this, waking threads for one image costs more than it saves */
 
+/* Items [i0, i1) of (image, group) through the direct kernels. */
+static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t n = i / g->G, gr = i % g->G;
+    cnn_conv2d_direct_forward(g, gr, j->inp + (n * g->C + gr) * g->H * g->W, j->weight, j->bias,
+                              j->out + (n * g->K + gr * (g->K / g->G)) * g->P * g->Q, scratch);
+  }
+}
+
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient). */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
@@ -176,7 +191,10 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   chunks = (PQ + chunk - 1) / chunk;
   conv_job j = {g,         inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
                 thread_work(space)};
-  cnn_parallel_for(planes * chunks, 1, forward_items, &j);
+  if (space == g && cnn_conv2d_direct_ok(g)) /* its scratch is sized for g only */
+    cnn_parallel_for(planes, 1, direct_items, &j);
+  else
+    cnn_parallel_for(planes * chunks, 1, forward_items, &j);
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
@@ -240,6 +258,10 @@ static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread
     for (int64_t gr = 0; gr < g->G; gr++) {
       const float *x = j->inp + (n * g->C + gr * Cg) * HW, *dy = j->dout + (n * g->K + gr * Kg) * PQ;
       float *dwg = dw + gr * Kg * CRS;
+      if (cnn_conv2d_direct_ok(g)) {
+        cnn_conv2d_direct_weight_grad(g, gr, x, dy, dw, rows);
+        continue;
+      }
       if (direct_1x1(g)) {
         cnn_sgemm_nt(Kg, Cg, PQ, dy, PQ, x, HW, dwg, CRS);
         continue;

@@ -36,8 +36,9 @@ describe("cnn.conv2d against cnn.conv2d_reference", function()
 end)
 
 -- The products behind cnn.conv2d are blocked (132 rows of weights, 160 deep,
--- 512 pixels at a time) and run one micro-kernel per instruction set: shapes
--- here cross every block edge, on every instruction set this CPU runs.
+-- 512 pixels at a time) and run one micro-kernel per instruction set; layers
+-- with one input channel per group take direct kernels. Shapes here cross
+-- every block edge and take every path, on every kernel set this CPU runs.
 describe("cnn.conv2d on each instruction set", function()
   local shapes = {
     -- N, C, K, H, W, R, S, stride, pad, dil, groups
@@ -47,6 +48,8 @@ describe("cnn.conv2d on each instruction set", function()
     { 1, 6, 9, 17, 19, 3, 2, 2, 1, 1, 3 },    -- strided and grouped: the folded input gradient
     { 2, 4, 5, 12, 11, 3, 3, 1, 2, 2, 1 },    -- dilated
     { 1, 2, 3, 9, 9, 2, 3, 1, 2, 1, 1 },      -- padding wider than the kernel: no flipped input gradient
+    { 3, 1, 6, 28, 27, 5, 5, 1, 2, 1, 1 },    -- one input channel: the direct kernels (LeNet's first layer)
+    { 2, 4, 8, 9, 13, 3, 2, 1, 1, 1, 4 },     -- depthwise: direct too, two outputs per group
   }
   for _, isa in ipairs(cnn.isas()) do
     it("agree with the naive twin: " .. isa, function()
