@@ -91,6 +91,21 @@ static float *first_line(float *work) { return (float *)(((uintptr_t)work + 63) 
 
 static int64_t gemm_work(void) { return lines(cnn_sgemm_work_floats()); }
 
+/* Small images are multiplied several at a time: the product of one is too
+ * small for the packing and the call to pay off. A group's output goes to a
+ * scratch block first (its images' planes are not one matrix of out). */
+#define GROUP_COLS 512
+static bool groupable(const cnn_conv2d_geom *g, int64_t pixels) {
+  return g->G == 1 && 2 * pixels <= GROUP_COLS && !direct_1x1(g);
+}
+
+/* The scratch block of a group, for g and for the flipped pass of its input
+ * gradient (whose output and input planes are g's input and output planes). */
+static int64_t group_space(const cnn_conv2d_geom *g) {
+  int64_t PQ = g->P * g->Q, HW = g->H * g->W;
+  return groupable(g, PQ < HW ? PQ : HW) ? (g->K > g->C ? g->K : g->C) * GROUP_COLS : 0;
+}
+
 /* Per thread: the product's packing space, and rows of the column matrix (a
  * whole column matrix only for the input gradient of a strided convolution). */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
@@ -98,7 +113,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
   if (rows < WG_ROWS) rows = WG_ROWS;
   int64_t extra = rows * (PQ > HW ? PQ : HW);
   if (cnn_conv2d_direct_ok(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
-  return gemm_work() + lines(extra);
+  return gemm_work() + lines(extra) + lines(group_space(g));
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -127,17 +142,27 @@ typedef struct {
   float *out, *dinp, *dweight, *work;
   int64_t chunk, chunks; /* columns of one forward work item, items per image and group */
   int64_t per_thread;    /* forward: floats between the threads' spaces, from work */
+  int64_t block_at;      /* forward of image groups: where a thread's output block starts in its space */
 } conv_job;
 
+/* Columns of the product: from column j0 of the column matrix of image x, on
+ * through the next images (image_size floats apart) when the product spans
+ * several. */
 typedef struct {
   cnn_patch_geom pg;
   const float *x;
-  int64_t j0;
+  int64_t j0, image_size;
 } unfold;
 
 static void unfold_rows(const void *ctx, int64_t row0, int64_t rows, int64_t j0, int64_t n, float *dst, int64_t ld) {
   const unfold *u = ctx;
-  cnn_im2col_rows(&u->pg, u->x, row0, rows, u->j0 + j0, n, dst, ld);
+  int64_t PQ = u->pg.P * u->pg.Q;
+  for (int64_t j = u->j0 + j0, end = j + n; j < end;) {
+    int64_t image = j / PQ, at = j % PQ, len = PQ - at < end - j ? PQ - at : end - j;
+    cnn_im2col_rows(&u->pg, u->x + image * u->image_size, row0, rows, at, len, dst, ld);
+    dst += len;
+    j += len;
+  }
 }
 
 /* Items [i0, i1): item i is columns [c * chunk, ...) of group gr of image n,
@@ -156,7 +181,7 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
     if (direct_1x1(g)) {
       cnn_sgemm(Kg, cols, Cg, w, (cnn_mat){x + c0, HW, 1}, y, PQ, false, work);
     } else {
-      unfold u = {patch_geom(g), x, c0};
+      unfold u = {patch_geom(g), x, c0, g->C * HW};
       cnn_sgemm_rows(Kg, cols, CRS, w, unfold_rows, &u, y, PQ, false, work);
     }
     if (j->bias)
@@ -179,6 +204,26 @@ static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* Items [i0, i1) of j->chunk images each, multiplied together (G == 1). */
+static void group_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  int64_t K = g->K, CRS = g->C * g->R * g->S, PQ = g->P * g->Q;
+  float *work = j->work + thread * j->per_thread;
+  float *block = work + j->block_at; /* the group's output: K x (images * PQ) */
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t n0 = i * j->chunk, images = g->N - n0 < j->chunk ? g->N - n0 : j->chunk, cols = images * PQ;
+    unfold u = {patch_geom(g), j->inp + n0 * g->C * g->H * g->W, 0, g->C * g->H * g->W};
+    cnn_sgemm_rows(K, cols, CRS, (cnn_mat){j->weight, CRS, 1}, unfold_rows, &u, block, cols, false, work);
+    for (int64_t n = 0; n < images; n++)
+      for (int64_t k = 0; k < K; k++) {
+        float *y = j->out + ((n0 + n) * K + k) * PQ, b = j->bias ? j->bias[k] : 0.0f;
+        const float *src = block + k * cols + n * PQ;
+        for (int64_t q = 0; q < PQ; q++) y[q] = src[q] + b;
+      }
+  }
+}
+
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient). */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
@@ -189,12 +234,19 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   int64_t chunk = ((PQ + chunks - 1) / chunks + 63) & ~(int64_t)63; /* whole panels of columns */
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
-  conv_job j = {g,         inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
-                thread_work(space)};
-  if (space == g && cnn_conv2d_direct_ok(g)) /* its scratch is sized for g only */
+  conv_job j = {g,      inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
+                thread_work(space), 0};
+  if (space == g && cnn_conv2d_direct_ok(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, 1, direct_items, &j);
-  else
+  } else if (groupable(g, PQ) && g->N > 1) {
+    int64_t per = GROUP_COLS / PQ, parts = 2 * cnn_parallel_threads();
+    if (per > (g->N + parts - 1) / parts) per = (g->N + parts - 1) / parts; /* still an item per thread */
+    j.chunk = per > 1 ? per : 1;
+    j.block_at = j.per_thread - lines(group_space(space)); /* the last part of a thread's space */
+    cnn_parallel_for((g->N + j.chunk - 1) / j.chunk, 1, group_items, &j);
+  } else {
     cnn_parallel_for(planes * chunks, 1, forward_items, &j);
+  }
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
@@ -222,7 +274,7 @@ static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread)
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
   if (!flippable(g)) {
-    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0};
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0};
     cnn_parallel_for(g->N, 1, backward_input_images, &j);
     return;
   }
@@ -278,7 +330,7 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0};
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0};
     int used = g->N < cnn_parallel_threads() ? (int)(g->N > 0 ? g->N : 1) : cnn_parallel_threads();
     cnn_parallel_for(g->N, 1, backward_weight_images, &j);
     int64_t wsize = weight_size(g);

@@ -50,6 +50,7 @@ describe("cnn.conv2d on each instruction set", function()
     { 1, 2, 3, 9, 9, 2, 3, 1, 2, 1, 1 },      -- padding wider than the kernel: no flipped input gradient
     { 3, 1, 6, 28, 27, 5, 5, 1, 2, 1, 1 },    -- one input channel: the direct kernels (LeNet's first layer)
     { 2, 4, 8, 9, 13, 3, 2, 1, 1, 1, 4 },     -- depthwise: direct too, two outputs per group
+    { 7, 16, 9, 6, 7, 3, 3, 1, 1, 1, 1 },     -- small images: several per product, also in the flipped pass
   }
   for _, isa in ipairs(cnn.isas()) do
     it("agree with the naive twin: " .. isa, function()
