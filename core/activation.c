@@ -66,17 +66,16 @@ static void backward_chunk(void *ctx, int64_t a, int64_t b, int thread) {
   backward_range(j->f, j->slope, b - a, j->inp + a, j->out + a, j->dout + a, j->result + a);
 }
 
-#define GRAIN (1 << 15) /* elements: below this, a thread costs more than it saves */
 
 void cnn_activation_forward(cnn_activation f, float slope, int64_t n, const float *inp, float *out) {
   act_job j = {f, slope, inp, NULL, NULL, out};
-  cnn_parallel_for(n, GRAIN, forward_chunk, &j);
+  cnn_parallel_for(n, cnn_parallel_grain(1), forward_chunk, &j);
 }
 
 void cnn_activation_backward(cnn_activation f, float slope, int64_t n, const float *inp, const float *out,
                              const float *dout, float *dinp) {
   act_job j = {f, slope, inp, out, dout, dinp};
-  cnn_parallel_for(n, GRAIN, backward_chunk, &j);
+  cnn_parallel_for(n, cnn_parallel_grain(1), backward_chunk, &j);
 }
 
 void cnn_softmax_forward(int64_t outer, int64_t len, int64_t inner, bool take_log, const float *inp, float *out) {

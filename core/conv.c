@@ -143,6 +143,7 @@ typedef struct {
   int64_t chunk, chunks; /* columns of one forward work item, items per image and group */
   int64_t per_thread;    /* forward: floats between the threads' spaces, from work */
   int64_t block_at;      /* forward of image groups: where a thread's output block starts in its space */
+  bool ran[CNN_MAX_THREADS]; /* weight gradient: the threads that filled their private buffer */
 } conv_job;
 
 /* Columns of the product: from column j0 of the column matrix of image x, on
@@ -235,17 +236,17 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
   conv_job j = {g,      inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
-                thread_work(space), 0};
+                thread_work(space), 0, {false}};
   if (space == g && cnn_conv2d_direct_ok(g)) { /* its scratch is sized for g only */
-    cnn_parallel_for(planes, 1, direct_items, &j);
+    cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
   } else if (groupable(g, PQ) && g->N > 1) {
     int64_t per = GROUP_COLS / PQ, parts = 2 * cnn_parallel_threads();
     if (per > (g->N + parts - 1) / parts) per = (g->N + parts - 1) / parts; /* still an item per thread */
     j.chunk = per > 1 ? per : 1;
     j.block_at = j.per_thread - lines(group_space(space)); /* the last part of a thread's space */
-    cnn_parallel_for((g->N + j.chunk - 1) / j.chunk, 1, group_items, &j);
+    cnn_parallel_for((g->N + j.chunk - 1) / j.chunk, cnn_parallel_grain(j.chunk * macs / g->N), group_items, &j);
   } else {
-    cnn_parallel_for(planes * chunks, 1, forward_items, &j);
+    cnn_parallel_for(planes * chunks, cnn_parallel_grain(macs / (planes * chunks)), forward_items, &j);
   }
 }
 
@@ -274,8 +275,8 @@ static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread)
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
   if (!flippable(g)) {
-    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0};
-    cnn_parallel_for(g->N, 1, backward_input_images, &j);
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0, {false}};
+    cnn_parallel_for(g->N, cnn_parallel_grain(weight_size(g) * g->P * g->Q), backward_input_images, &j);
     return;
   }
   /* dinp = conv(dout, flipped), where flipped[c][k] is weight[k][c] turned by
@@ -298,13 +299,14 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
  * rows of the column matrix at a time are unfolded and multiplied, row by
  * row, with dout: dweight[k][row] += sum over pixels of dout[k] * col[row]. */
 static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread) {
-  const conv_job *j = ctx;
+  conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
   int64_t wsize = weight_size(g);
   float *rows = thread_space(g, j->work, thread) + gemm_work();
   float *dw = thread == 0 ? j->dweight : thread_space(g, j->work, cnn_parallel_threads()) + (thread - 1) * wsize;
   if (thread > 0) memset(dw, 0, (size_t)wsize * sizeof(float));
+  j->ran[thread] = true;
   cnn_patch_geom pg = patch_geom(g);
   for (int64_t n = n0; n < n1; n++)
     for (int64_t gr = 0; gr < g->G; gr++) {
@@ -330,13 +332,13 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0};
-    int used = g->N < cnn_parallel_threads() ? (int)(g->N > 0 ? g->N : 1) : cnn_parallel_threads();
-    cnn_parallel_for(g->N, 1, backward_weight_images, &j);
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}};
+    cnn_parallel_for(g->N, cnn_parallel_grain(weight_size(g) * g->P * g->Q), backward_weight_images, &j);
     int64_t wsize = weight_size(g);
     const float *priv = thread_space(g, work, cnn_parallel_threads());
-    for (int t = 1; t < used; t++)
-      for (int64_t i = 0; i < wsize; i++) dweight[i] += priv[(t - 1) * wsize + i];
+    for (int t = 1; t < cnn_parallel_threads(); t++) /* only the threads that ran (the pool may have been busy) */
+      if (j.ran[t])
+        for (int64_t i = 0; i < wsize; i++) dweight[i] += priv[(t - 1) * wsize + i];
   }
   if (dbias)
     for (int64_t k = 0; k < g->K; k++) {

@@ -105,7 +105,7 @@ void cnn_batchnorm_forward_train(int64_t N, int64_t C, int64_t L, const float *i
                                  float *running_var, float *out, float *save_mean, float *save_invstd) {
   bn_job j = {N, C, L, inp, gamma, beta, NULL, NULL, NULL, NULL, NULL, eps, momentum, running_mean, running_var,
               out, save_mean, save_invstd, NULL, NULL, NULL, true};
-  cnn_parallel_for(C, 1, train_channels, &j);
+  cnn_parallel_for(C, cnn_parallel_grain(N * L), train_channels, &j);
 }
 
 static void eval_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
@@ -131,7 +131,7 @@ void cnn_batchnorm_forward_eval(int64_t N, int64_t C, int64_t L, const float *in
                                 const float *running_var, float *out) {
   bn_job j = {N, C, L, inp, gamma, beta, NULL, NULL, NULL, running_mean, running_var, eps, 0, NULL, NULL,
               out, NULL, NULL, NULL, NULL, NULL, false};
-  cnn_parallel_for(C, 1, eval_channels, &j);
+  cnn_parallel_for(C, cnn_parallel_grain(N * L), eval_channels, &j);
 }
 
 static void backward_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
@@ -167,5 +167,5 @@ void cnn_batchnorm_backward(int64_t N, int64_t C, int64_t L, const float *inp, c
                             float *dgamma, float *dbeta) {
   bn_job j = {N, C, L, inp, gamma, NULL, dout, mean, invstd, NULL, NULL, 0, 0, NULL, NULL,
               NULL, NULL, NULL, dinp, dgamma, dbeta, train};
-  cnn_parallel_for(C, 1, backward_channels, &j);
+  cnn_parallel_for(C, cnn_parallel_grain(N * L), backward_channels, &j);
 }

@@ -69,6 +69,10 @@ void cnn_parallel_set_threads(int n) {
   __atomic_store_n(&pool.threads, n < 1 ? 1 : n > CNN_MAX_THREADS ? CNN_MAX_THREADS : n, __ATOMIC_RELAXED);
 }
 
+#define MIN_WORK ((int64_t)1 << 15) /* steps per thread below which one thread does it all */
+
+int64_t cnn_parallel_grain(int64_t work) { return work >= MIN_WORK ? 1 : (MIN_WORK + work - 1) / (work > 0 ? work : 1); }
+
 void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx) {
   int parts = cnn_parallel_threads();
   if (grain < 1) grain = 1;

@@ -20,6 +20,11 @@ typedef void (*cnn_range_fn)(void *ctx, int64_t begin, int64_t end, int thread);
  * thread, else split evenly across the threads (at most n / grain of them). */
 void cnn_parallel_for(int64_t n, int64_t grain, cnn_range_fn fn, void *ctx);
 
+/* The grain for items of `work` elementary steps each (elements read or
+ * written, or multiply-adds): enough of them that waking a thread for its
+ * share (some microseconds) pays off. */
+int64_t cnn_parallel_grain(int64_t work);
+
 /* The number of threads loops use (1 to CNN_MAX_THREADS). */
 int cnn_parallel_threads(void);
 void cnn_parallel_set_threads(int n);

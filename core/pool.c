@@ -160,7 +160,7 @@ static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
 
 void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
   max_job j = {g, inp, out, idx};
-  cnn_parallel_for(g->N * g->C, 1, max_planes, &j);
+  cnn_parallel_for(g->N * g->C, cnn_parallel_grain(g->H * g->W), max_planes, &j);
 }
 
 typedef struct {
@@ -183,7 +183,7 @@ static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) 
 
 void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
   max_back_job j = {g, dout, idx, dinp};
-  cnn_parallel_for(g->N * g->C, 1, max_back_planes, &j);
+  cnn_parallel_for(g->N * g->C, cnn_parallel_grain(g->H * g->W), max_back_planes, &j);
 }
 
 /* The window of output (p, q): rows [*h0, *h1), columns [*w0, *w1) inside the
