@@ -44,6 +44,15 @@ function BatchNorm:update_output(x)
   return y
 end
 
+-- Both gradients from one sweep: the kernel's sums serve the input gradient
+-- and the parameter gradients alike (update_grad_input and
+-- acc_grad_parameters, called apart, each make that sweep).
+function BatchNorm:backward(x, dy)
+  self.grad_input = cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training,
+    self.grad_weight, self.grad_bias, true)
+  return self.grad_input
+end
+
 function BatchNorm:update_grad_input(x, dy)
   return cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training, nil, nil, true)
 end
