@@ -171,7 +171,7 @@ local function training(build, steps)
     opt:zero_grad()
     local s = model:forward(x)
     crit:forward(s, y)
-    model:backward(x, crit:backward(s, y))
+    model:backward(x, crit:backward(s, y), false)
     opt:step()
   end
   for _ = 1, 5 do step() end
@@ -219,7 +219,7 @@ if section("process (peak RSS in MiB, start-up in ms)") then
       local it = cnn.data.loader(train, {batch_size = 64, shuffle = true}):iter()
       for _ = 1, 30 do
         local x, y = it()
-        opt:zero_grad(); local s = model:forward(x); crit:forward(s, y); model:backward(x, crit:backward(s, y)); opt:step()
+        opt:zero_grad(); local s = model:forward(x); crit:forward(s, y); model:backward(x, crit:backward(s, y), false); opt:step()
       end
       local f = io.open("/proc/self/status"); print(f:read("a"):match("VmHWM:%%s*(%%d+)")); f:close()]],
       m[2] == "lenet" and 'dofile("examples/models/lenet.lua")(10)' or 'dofile("examples/models/cnn.lua")(10)')
@@ -262,7 +262,7 @@ if section("data-parallel scaling (LeNet-5, global batch 64)") and os.execute("c
     local sync = 0
     local function step()
       local x, y = it()
-      opt:zero_grad(); local s = net:forward(x); crit:forward(s, y); net:backward(x, crit:backward(s, y))
+      opt:zero_grad(); local s = net:forward(x); crit:forward(s, y); net:backward(x, crit:backward(s, y), false)
       local t = dist.wtime(); model:sync_gradients(); sync = sync + dist.wtime() - t
       opt:step()
     end

@@ -266,7 +266,7 @@ for epoch = start_epoch, opts.epochs do
     opt:zero_grad()
     local scores = model:forward(images)
     local loss = criterion:forward(scores, labels)
-    model:backward(images, criterion:backward(scores, labels))
+    model:backward(images, criterion:backward(scores, labels), false) -- no gradient for the images
     opt:step()
     local n = labels:numel()
     stats.loss, stats.correct, stats.seen = stats.loss + loss * n, stats.correct + count_correct(scores, labels),

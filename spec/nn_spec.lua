@@ -232,6 +232,32 @@ describe("the module protocol", function()
     assert.is_true(lin.weight:abs():max() <= 0.1 and lin.weight:abs():max() > 0.09)
   end)
 
+  it("backward(x, gy, false) adds the same parameter gradients and skips the input gradient", function()
+    cnn.seed(61)
+    local function net()
+      cnn.seed(62)
+      return nn.Sequential { nn.Conv2d(1, 3, 3, { padding = 1 }), nn.BatchNorm2d(3), nn.ReLU(),
+        nn.Residual(nn.Sequential { nn.Conv2d(3, 3, 3, { padding = 1 }) }), nn.Flatten(), nn.Linear(3 * 5 * 5, 2) }
+    end
+    local x, gy = cnn.randn(2, 1, 5, 5), cnn.randn(2, 2)
+    local a, b = net(), net()
+    a:forward(x)
+    b:forward(x)
+    local gx = a:backward(x, gy)
+    assert.are.same({ 2, 1, 5, 5 }, gx:shape())
+    assert.is_nil(b:backward(x, gy, false))
+    assert.is_nil(b.grad_input)
+    assert.is_nil(b.modules[1].grad_input)
+    local _, ga = a:parameters()
+    local _, gb = b:parameters()
+    assert.are.equal(8, #ga)
+    for i = 1, #ga do assert.is_true(ga[i]:equal(gb[i]), "parameter " .. i) end
+    local first = nn.BatchNorm2d(1)
+    first:forward(x)
+    assert.is_nil(first:backward(x, cnn.randn(2, 1, 5, 5), false))
+    assert.is_true(first.grad_weight:abs():sum() > 0)
+  end)
+
   it("train and evaluate switch BatchNorm and Dropout through containers", function()
     local m = nn.Sequential { nn.BatchNorm1d(3), nn.Dropout(0.5) }
     assert.is_true(m.modules[2].training)

@@ -127,8 +127,8 @@ function DataParallel:update_output(x)
   return self.modules[1]:forward(x)
 end
 
-function DataParallel:backward(x, dy)
-  self.grad_input = self.modules[1]:backward(x, dy)
+function DataParallel:backward(x, dy, need_input_grad)
+  self.grad_input = self.modules[1]:backward(x, dy, need_input_grad)
   self:sync_gradients()
   return self.grad_input
 end

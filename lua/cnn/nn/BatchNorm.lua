@@ -47,9 +47,9 @@ end
 -- Both gradients from one sweep: the kernel's sums serve the input gradient
 -- and the parameter gradients alike (update_grad_input and
 -- acc_grad_parameters, called apart, each make that sweep).
-function BatchNorm:backward(x, dy)
+function BatchNorm:backward(x, dy, need_input_grad)
   self.grad_input = cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training,
-    self.grad_weight, self.grad_bias, true)
+    self.grad_weight, self.grad_bias, need_input_grad ~= false)
   return self.grad_input
 end
 

@@ -26,8 +26,14 @@ function Module:forward(input)
   return self.output
 end
 
-function Module:backward(input, grad_output)
-  self.grad_input = self:update_grad_input(input, grad_output)
+-- need_input_grad false: only the parameter gradients (the input of the
+-- first layer needs no gradient in training); grad_input is then nil.
+function Module:backward(input, grad_output, need_input_grad)
+  if need_input_grad == false then
+    self.grad_input = nil
+  else
+    self.grad_input = self:update_grad_input(input, grad_output)
+  end
   self:acc_grad_parameters(input, grad_output)
   return self.grad_input
 end

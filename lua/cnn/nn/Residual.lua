@@ -27,10 +27,10 @@ function Residual:update_output(x)
   return y + s
 end
 
-function Residual:backward(x, dy)
-  local g = call("body", self.modules[1], "backward", x, dy)
-  local gs = self.modules[2] and call("shortcut", self.modules[2], "backward", x, dy) or dy
-  self.grad_input = g + gs
+function Residual:backward(x, dy, need_input_grad)
+  local g = call("body", self.modules[1], "backward", x, dy, need_input_grad)
+  local gs = self.modules[2] and call("shortcut", self.modules[2], "backward", x, dy, need_input_grad) or dy
+  self.grad_input = need_input_grad ~= false and g + gs or nil
   return self.grad_input
 end
 

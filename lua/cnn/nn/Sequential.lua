@@ -33,10 +33,10 @@ end
 
 -- backward runs each child's full backward (input gradient and parameter
 -- gradients), so update_grad_input does all the work.
-function Sequential:backward(x, dy)
+function Sequential:backward(x, dy, need_input_grad)
   for i = #self.modules, 1, -1 do
     local input = i > 1 and self.modules[i - 1].output or x
-    dy = call(i, self.modules[i], "backward", input, dy)
+    dy = call(i, self.modules[i], "backward", input, dy, i > 1 or need_input_grad)
   end
   self.grad_input = dy
   return dy
