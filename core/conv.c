@@ -23,6 +23,7 @@
 #include "conv_direct.h"
 #include "im2col.h"
 #include "parallel.h"
+#include "reduce.h"
 #include "sgemm.h"
 
 cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], const int64_t w_shape[4],
@@ -343,8 +344,7 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
   if (dbias)
     for (int64_t k = 0; k < g->K; k++) {
       double s = 0;
-      for (int64_t n = 0; n < g->N; n++)
-        for (int64_t i = 0; i < PQ; i++) s += dout[(n * g->K + k) * PQ + i];
+      for (int64_t n = 0; n < g->N; n++) s += cnn_sum_floats(dout + (n * g->K + k) * PQ, PQ);
       dbias[k] += (float)s;
     }
 }

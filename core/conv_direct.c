@@ -66,13 +66,23 @@ static inline void weight_body(const cnn_conv2d_geom *g, const float *xp, const 
   int64_t Wp = padded_w(g), Q = g->Q, whole = Q / LANE * LANE;
   for (int64_t r = 0; r < g->R; r++)
     for (int64_t s = 0; s < g->S; s++) {
-      run acc = {0};
+      run acc = {0}, acc2 = {0}; /* even and odd rows: two chains of additions, not one */
       float tail = 0.0f;
-      for (int64_t p = 0; p < g->P; p++) {
+      int64_t p = 0;
+      for (; p + 1 < g->P; p += 2) {
+        const float *row = xp + (p + r) * Wp + s, *d = dy + p * Q;
+        for (int64_t q0 = 0; q0 < whole; q0 += LANE) {
+          acc += load_run(d + q0) * load_run(row + q0);
+          acc2 += load_run(d + Q + q0) * load_run(row + Wp + q0);
+        }
+        for (int64_t q = whole; q < Q; q++) tail += d[q] * row[q] + d[Q + q] * row[Wp + q];
+      }
+      for (; p < g->P; p++) {
         const float *row = xp + (p + r) * Wp + s, *d = dy + p * Q;
         for (int64_t q0 = 0; q0 < whole; q0 += LANE) acc += load_run(d + q0) * load_run(row + q0);
         for (int64_t q = whole; q < Q; q++) tail += d[q] * row[q];
       }
+      acc += acc2;
       for (int l = 0; l < LANE; l++) tail += acc[l];
       dw[r * g->S + s] += tail;
     }

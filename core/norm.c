@@ -11,53 +11,19 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "lanes.h"
 #include "parallel.h"
-
-/* Row sums in LANES independent float accumulators, added up in double: the
- * lanes let the compiler vectorise and break the chain of dependent additions
- * (a single double accumulator waits for each add); a row is short enough
- * (one image plane) for float lanes to stay accurate. */
-#define LANES 8
-
-/* LANES floats as two SSE vectors (every x86-64 has SSE): vector types rather
- * than arrays, so that the accumulators stay in registers. Lane l of the pair
- * is lane l of the sums above, so the results are those of a plain loop over
- * LANES accumulators. */
-typedef float quad __attribute__((vector_size(16)));
-
-#define LOAD(p)                                                                                                        \
-  ({                                                                                                                   \
-    quad v_;                                                                                                           \
-    memcpy(&v_, (p), sizeof v_);                                                                                       \
-    v_;                                                                                                                \
-  })
-
-static double lane_total(quad lo, quad hi) {
-  double s = 0;
-  for (int l = 0; l < 4; l++) s += lo[l];
-  for (int l = 0; l < 4; l++) s += hi[l];
-  return s;
-}
-
-/* sum of x[i] */
-static double row_sum(const float *restrict x, int64_t n) {
-  quad lo = {0}, hi = {0};
-  int64_t i = 0;
-  for (; i + LANES <= n; i += LANES) lo += LOAD(x + i), hi += LOAD(x + i + 4);
-  double s = lane_total(lo, hi);
-  for (; i < n; i++) s += x[i];
-  return s;
-}
+#include "reduce.h"
 
 /* sum of (x[i] - m)^2 */
 static double row_sq_dev(const float *restrict x, int64_t n, float m) {
-  quad lo = {0}, hi = {0};
+  cnn_quad lo = {0}, hi = {0};
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
-    quad a = LOAD(x + i) - m, b = LOAD(x + i + 4) - m;
+    cnn_quad a = CNN_QUAD_AT(x + i) - m, b = CNN_QUAD_AT(x + i + 4) - m;
     lo += a * a, hi += b * b;
   }
-  double s = lane_total(lo, hi);
+  double s = cnn_lane_total(lo, hi);
   for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
   return s;
 }
@@ -65,14 +31,14 @@ static double row_sq_dev(const float *restrict x, int64_t n, float m) {
 /* sum of dy[i] and of dy[i] * (x[i] - m) */
 static void row_grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float m, double *sdy,
                           double *sdyx) {
-  quad alo = {0}, ahi = {0}, blo = {0}, bhi = {0};
+  cnn_quad alo = {0}, ahi = {0}, blo = {0}, bhi = {0};
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
-    quad d0 = LOAD(dy + i), d1 = LOAD(dy + i + 4);
+    cnn_quad d0 = CNN_QUAD_AT(dy + i), d1 = CNN_QUAD_AT(dy + i + 4);
     alo += d0, ahi += d1;
-    blo += d0 * (LOAD(x + i) - m), bhi += d1 * (LOAD(x + i + 4) - m);
+    blo += d0 * (CNN_QUAD_AT(x + i) - m), bhi += d1 * (CNN_QUAD_AT(x + i + 4) - m);
   }
-  double sa = lane_total(alo, ahi), sb = lane_total(blo, bhi);
+  double sa = cnn_lane_total(alo, ahi), sb = cnn_lane_total(blo, bhi);
   for (; i < n; i++) sa += dy[i], sb += (double)dy[i] * (x[i] - m);
   *sdy += sa;
   *sdyx += sb;
@@ -97,7 +63,7 @@ static void train_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
   float *save_mean = j->save_mean, *save_invstd = j->save_invstd;
   for (int64_t c = c0; c < c1; c++) {
     double sum = 0, sq = 0;
-    for (int64_t n = 0; n < N; n++) sum += row_sum(inp + (n * C + c) * L, L);
+    for (int64_t n = 0; n < N; n++) sum += cnn_sum_floats(inp + (n * C + c) * L, L);
     double mean = sum / (double)M;
     for (int64_t n = 0; n < N; n++) sq += row_sq_dev(inp + (n * C + c) * L, L, (float)mean);
     double var = sq / (double)M;

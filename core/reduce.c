@@ -8,6 +8,8 @@
 
 #include <math.h>
 
+#include "lanes.h"
+
 typedef struct {
   cnn_reduce_op op;
   double acc;
@@ -84,4 +86,13 @@ void cnn_reduce_dim(cnn_tensor *out, cnn_tensor *index, cnn_tensor *in, int dim,
   cnn_tensor_select(&rest, dim, 0);
   cnn_tensor *ops[3] = {out, index ? index : out, &rest};
   cnn_foreach(3, ops, dim_row, &c);
+}
+
+double cnn_sum_floats(const float *x, int64_t n) {
+  cnn_quad lo = {0}, hi = {0};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES) lo += CNN_QUAD_AT(x + i), hi += CNN_QUAD_AT(x + i + 4);
+  double s = cnn_lane_total(lo, hi);
+  for (; i < n; i++) s += x[i];
+  return s;
 }

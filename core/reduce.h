@@ -20,4 +20,8 @@ double cnn_reduce_all(cnn_tensor *t, cnn_reduce_op op, int64_t *index);
  * for max/min. max/min need in->shape[dim] > 0. */
 void cnn_reduce_dim(cnn_tensor *out, cnn_tensor *index, cnn_tensor *in, int dim, cnn_reduce_op op);
 
+/* The sum of n contiguous floats, in LANES float lanes added up in double
+ * (lanes.h): fast, and accurate for rows the size of an image plane. */
+double cnn_sum_floats(const float *x, int64_t n);
+
 #endif
