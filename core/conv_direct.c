@@ -3,7 +3,7 @@
  * conv_direct.h).
  *
  * The image is copied once into a zero-padded scratch plane whose rows have
- * LANE floats of slack, so every output row is computed in whole runs of LANE
+ * 2 LANE floats of slack, so every output row is computed in whole runs of LANE
  * columns with no edge tests: out[p][q..q+LANE) = bias + sum over taps (r, s)
  * of w[r][s] * xpad[p+r][q+s .. q+s+LANE). The weight gradient is the same
  * sweep with the roles turned: dw[r][s] = sum over p, q of dy[p][q] *
@@ -35,7 +35,7 @@ bool cnn_conv2d_direct_ok(const cnn_conv2d_geom *g) {
   return g->C == g->G && g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] == 1 && g->dil[1] == 1;
 }
 
-static int64_t padded_w(const cnn_conv2d_geom *g) { return g->W + 2 * g->pad[1] + LANE; }
+static int64_t padded_w(const cnn_conv2d_geom *g) { return g->W + 2 * g->pad[1] + 2 * LANE; }
 
 int64_t cnn_conv2d_direct_scratch(const cnn_conv2d_geom *g) { return (g->H + 2 * g->pad[0]) * padded_w(g); }
 
@@ -46,17 +46,23 @@ static void pad_image(const cnn_conv2d_geom *g, const float *x, float *xp) {
   for (int64_t h = 0; h < g->H; h++) memcpy(xp + (h + g->pad[0]) * Wp + g->pad[1], x + h * g->W, (size_t)g->W * sizeof *x);
 }
 
+/* Two runs at a time: two independent chains of additions, one weight load. */
 static inline void forward_body(const cnn_conv2d_geom *g, const float *xp, const float *w, float bias, float *y) {
   int64_t Wp = padded_w(g), R = g->R, S = g->S, Q = g->Q;
   for (int64_t p = 0; p < g->P; p++)
-    for (int64_t q0 = 0; q0 < Q; q0 += LANE) {
-      run acc = (run){0} + bias;
+    for (int64_t q0 = 0; q0 < Q; q0 += 2 * LANE) {
+      run a = (run){0} + bias, b = a;
       for (int64_t r = 0; r < R; r++) {
         const float *row = xp + (p + r) * Wp + q0;
-        for (int64_t s = 0; s < S; s++) acc += w[r * S + s] * load_run(row + s);
+        for (int64_t s = 0; s < S; s++) {
+          float wv = w[r * S + s];
+          a += wv * load_run(row + s);
+          b += wv * load_run(row + s + LANE);
+        }
       }
-      int64_t n = Q - q0 < LANE ? Q - q0 : LANE;
-      memcpy(y + p * Q + q0, &acc, (size_t)n * sizeof(float));
+      int64_t n = Q - q0 < LANE ? Q - q0 : LANE, m = Q - q0 - LANE < LANE ? Q - q0 - LANE : LANE;
+      memcpy(y + p * Q + q0, &a, (size_t)n * sizeof(float));
+      if (m > 0) memcpy(y + p * Q + q0 + LANE, &b, (size_t)m * sizeof(float));
     }
 }
 
