@@ -79,11 +79,14 @@ static bool flippable(const cnn_conv2d_geom *g) {
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
- * many as the micro-kernel of row products takes, or all of them for one
- * call to OpenBLAS. */
+ * many as the micro-kernel of row products takes, or for OpenBLAS as many as
+ * stay in a core's cache (WG_FLOATS) while it reads them. */
 #define WG_ROWS 6
+#define WG_FLOATS ((int64_t)1 << 16)
 static int64_t wg_rows(const cnn_conv2d_geom *g) {
-  return cnn_isa_active() == &cnn_isa_openblas ? g->C / g->G * g->R * g->S : WG_ROWS;
+  if (cnn_isa_active() != &cnn_isa_openblas) return WG_ROWS;
+  int64_t CRS = g->C / g->G * g->R * g->S, rows = WG_FLOATS / (g->P * g->Q > 0 ? g->P * g->Q : 1);
+  return rows >= CRS ? CRS : rows > WG_ROWS ? rows : WG_ROWS;
 }
 
 /* Floats rounded up to whole 64-byte lines, and the first line of work. */
