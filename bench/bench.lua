@@ -157,6 +157,15 @@ local function lenet()
   return dofile("examples/models/lenet.lua")(10)
 end
 
+-- This process's minor page faults so far (Linux), or nil.
+local function minor_faults()
+  local f = io.open("/proc/self/stat")
+  if not f then return nil end
+  local stat = f:read("a")
+  f:close()
+  return tonumber(stat:match("^%d+ %b() %S+" .. string.rep(" %S+", 6) .. " (%d+)"))
+end
+
 -- Training throughput on Fashion-MNIST: batch 64, SGD with momentum 0.9.
 local train_set
 local function training(build, steps)
@@ -175,16 +184,22 @@ local function training(build, steps)
     opt:step()
   end
   for _ = 1, 5 do step() end
-  local t0 = cnn.clock()
+  local t0, f0 = cnn.clock(), minor_faults()
   for _ = 1, steps do step() end
-  return (cnn.clock() - t0) / steps
+  local faults = minor_faults()
+  return (cnn.clock() - t0) / steps, faults and (faults - f0) / steps
 end
 
 if section("training on Fashion-MNIST (images/s)") then
   local n = quick and 20 or 100
-  row("train", "LeNet-5, batch 64", training(lenet, n), torch_time("train_lenet"), "img/s", 64)
-  row("train", "small CNN (468k parameters), batch 64", training(small_cnn, quick and 5 or 20),
-    torch_time("train_cnn"), "img/s", 64)
+  local t, faults = training(lenet, n)
+  row("train", "LeNet-5, batch 64", t, torch_time("train_lenet"), "img/s", 64)
+  local t2, faults2 = training(small_cnn, quick and 5 or 20)
+  row("train", "small CNN (468k parameters), batch 64", t2, torch_time("train_cnn"), "img/s", 64)
+  if faults then
+    print(string.format("%-46s %9.1f / %.1f (LeNet / small CNN, after warm-up)", "page faults per training step",
+      faults, faults2))
+  end
 end
 
 if section("inference (images/s)") then
