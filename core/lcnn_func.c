@@ -32,8 +32,8 @@ static void check_same_shape(lua_State *L, const cnn_tensor *a, const cnn_tensor
 /* ---- activations ---- */
 
 static int activation(lua_State *L, cnn_activation f, const char *fname) {
+  float slope = (float)luaL_optnumber(L, 2, 0.01); /* before lcnn_contiguous pushes a copy */
   cnn_tensor *x = lcnn_contiguous(L, 1);
-  float slope = (float)luaL_optnumber(L, 2, 0.01);
   cnn_tensor *y = lcnn_newlike(L, x, fname);
   cnn_activation_forward(f, slope, cnn_tensor_numel(x), cnn_tensor_data(x), cnn_tensor_data(y));
   return 1;
@@ -52,6 +52,15 @@ static int activation_backward(lua_State *L, cnn_activation f, const char *fname
 }
 
 static int f_relu(lua_State *L) { return activation(L, CNN_RELU, "relu"); }
+
+/* cnn.relu_(x): x itself, rectified in place (x contiguous). */
+static int f_relu_(lua_State *L) {
+  cnn_tensor *x = lcnn_checktensor(L, 1);
+  if (!cnn_tensor_is_contiguous(x)) lcnn_error(L, "relu_", "tensor must be contiguous (use relu for a view)");
+  cnn_activation_forward(CNN_RELU, 0.0f, cnn_tensor_numel(x), cnn_tensor_data(x), cnn_tensor_data(x));
+  lua_settop(L, 1);
+  return 1;
+}
 static int f_leaky_relu(lua_State *L) { return activation(L, CNN_LEAKY_RELU, "leaky_relu"); }
 static int f_sigmoid(lua_State *L) { return activation(L, CNN_SIGMOID, "sigmoid"); }
 static int f_tanh(lua_State *L) { return activation(L, CNN_TANH, "tanh"); }
@@ -71,9 +80,10 @@ static void split_dims(const cnn_tensor *t, int d, int64_t *outer, int64_t *len,
 }
 
 static int softmax(lua_State *L, bool take_log, const char *fname) {
-  cnn_tensor *x = lcnn_contiguous(L, 1);
+  cnn_tensor *x = lcnn_checktensor(L, 1);
   if (x->ndim == 0) lcnn_error(L, fname, "expected a tensor with at least one dimension");
   int d = lcnn_checkdim(L, 2, x->ndim, fname);
+  x = lcnn_contiguous(L, 1); /* after the arguments: a copy goes on the stack */
   int64_t outer, len, inner;
   split_dims(x, d, &outer, &len, &inner);
   cnn_tensor *y = lcnn_newlike(L, x, fname);
@@ -102,8 +112,8 @@ static int f_log_softmax_backward(lua_State *L) { return softmax_backward(L, tru
 /* ---- dropout ---- */
 
 static int f_dropout(lua_State *L) {
-  cnn_tensor *x = lcnn_contiguous(L, 1);
   double p = luaL_checknumber(L, 2);
+  cnn_tensor *x = lcnn_contiguous(L, 1); /* after the arguments: a copy goes on the stack */
   if (!(p >= 0 && p <= 1)) lcnn_error(L, "dropout", "probability %g out of range [0, 1]", p);
   cnn_tensor *y = lcnn_newlike(L, x, "dropout");
   cnn_tensor *mask = lcnn_newlike(L, x, "dropout");
@@ -300,6 +310,7 @@ static int f_mse_loss_backward(lua_State *L) {
 }
 
 static const luaL_Reg functions[] = {{"relu", f_relu},
+                                     {"relu_", f_relu_},
                                      {"leaky_relu", f_leaky_relu},
                                      {"sigmoid", f_sigmoid},
                                      {"tanh", f_tanh},

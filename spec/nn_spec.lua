@@ -232,6 +232,31 @@ describe("the module protocol", function()
     assert.is_true(lin.weight:abs():max() <= 0.1 and lin.weight:abs():max() > 0.09)
   end)
 
+  it("ReLU({inplace = true}) rectifies its input and gives the same results and gradients", function()
+    local function net(inplace)
+      cnn.seed(63)
+      return nn.Sequential { nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(inplace and { inplace = true } or nil),
+        nn.Flatten(), nn.Linear(4 * 3 * 3, 2) }
+    end
+    local x, gy = cnn.randn(3, 1, 5, 5), cnn.randn(3, 2)
+    local a, b = net(false), net(true)
+    assert.is_true(a:forward(x):equal(b:forward(x)))
+    assert.is_true(rawequal(b.modules[2].output, b.modules[3].output)) -- rectified in place
+    assert.is_true(b.modules[3].output:min() >= 0)
+    assert.is_true(a:backward(x, gy):equal(b:backward(x, gy)))
+    local _, ga = a:parameters()
+    local _, gb = b:parameters()
+    for i = 1, #ga do assert.is_true(ga[i]:equal(gb[i]), "parameter " .. i) end
+    local view = cnn.randn(4, 4):transpose(1, 2) -- not contiguous: a new tensor, the input untouched
+    local before = view:clone()
+    assert.is_true(nn.ReLU({ inplace = true }):forward(view):equal(cnn.relu(before)))
+    assert.is_true(view:equal(before))
+    assert.has_error(function() cnn.relu_(view) end, "relu_: tensor must be contiguous (use relu for a view)")
+    assert.error_matches(function() nn.ReLU({ in_place = true }) end, "nn.ReLU: unknown option 'in_place'")
+    assert.error_matches(function() nn.ReLU(true) end, "nn.ReLU: options must be a table, got boolean")
+    assert.are.equal("nn.ReLU(inplace)", tostring(nn.ReLU({ inplace = true })))
+  end)
+
   it("backward(x, gy, false) adds the same parameter gradients and skips the input gradient", function()
     cnn.seed(61)
     local function net()

@@ -5,7 +5,7 @@
 local nn = cnn.nn
 
 local function conv_bn_relu(cin, cout)
-  return nn.Conv2d(cin, cout, 3, { padding = 1, bias = false }), nn.BatchNorm2d(cout), nn.ReLU()
+  return nn.Conv2d(cin, cout, 3, { padding = 1, bias = false }), nn.BatchNorm2d(cout), nn.ReLU({ inplace = true })
 end
 
 return function(classes)

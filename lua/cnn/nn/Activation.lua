@@ -15,6 +15,31 @@ local function define(name, forward, backward)
 end
 
 local ReLU = define("ReLU", cnn.relu, cnn.relu_backward)
+
+-- nn.ReLU({inplace = true}) rectifies its input in place (Torch7's ReLU(true),
+-- PyTorch's inplace=True): one activation less to hold in training. The
+-- input's owner (the layer before) then sees the rectified values; the
+-- gradient is the same, since x > 0 exactly where max(0, x) > 0.
+function ReLU:__init(opts)
+  Module.__init(self)
+  if opts ~= nil then
+    if type(opts) ~= "table" then error("nn.ReLU: options must be a table, got " .. type(opts), 3) end
+    for k in pairs(opts) do
+      if k ~= "inplace" then error("nn.ReLU: unknown option '" .. tostring(k) .. "'", 3) end
+    end
+    self.inplace = opts.inplace == true
+  end
+end
+
+function ReLU:update_output(x)
+  self:check_tensor(x)
+  if self.inplace and x:is_contiguous() then return cnn.relu_(x) end
+  return cnn.relu(x)
+end
+
+function ReLU:describe()
+  return self.inplace and "nn.ReLU(inplace)" or "nn.ReLU()"
+end
 local Sigmoid = define("Sigmoid", cnn.sigmoid, cnn.sigmoid_backward)
 local Tanh = define("Tanh", cnn.tanh, cnn.tanh_backward)
 local LeakyReLU = define("LeakyReLU", cnn.leaky_relu, cnn.leaky_relu_backward)
