@@ -8,12 +8,14 @@
  *   out: N x K x P x Q        all contiguous, row-major
  * P = (H + 2*pad_h - dil_h*(R-1) - 1) / stride_h + 1, and likewise Q.
  *
- * The fast path unfolds each image into columns (im2col.h) and multiplies by
- * the weights with sgemm; images are split across the library's threads
- * (parallel.h). A naive direct loop nest is kept beside it as the reference
- * the specs compare against. Kernels never allocate: the caller passes a
- * workspace of cnn_conv2d_workspace_size floats (per-thread columns, and
- * per-thread weight gradients for backward).
+ * The fast path multiplies the weights by the unfolded patches (im2col.h),
+ * unfolded block by block as the product (sgemm.h) packs them; layers with one
+ * input channel per group run direct kernels (conv_direct.h). Work is split
+ * across the library's threads (parallel.h). A naive direct loop nest is kept
+ * beside it as the reference the specs compare against. Kernels never
+ * allocate: the caller passes a workspace of cnn_conv2d_workspace_size floats
+ * (per-thread packing and unfolding space, and per-thread weight gradients
+ * for backward).
  */
 #ifndef CNN_CONV_H
 #define CNN_CONV_H
