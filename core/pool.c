@@ -68,7 +68,6 @@ static inline void take(float v, int64_t pos, float *best, int64_t *at) {
   *at = (*at & ~m) | (pos & m);
 }
 
-/* The common 2x2 window with stride 2 and no padding: every window is whole. */
 /* v replaces best where v > best, or v is NaN and best is not (the first
  * maximum in scan order wins; a NaN wins and stays): take(), four lanes at once. */
 static inline void take4(__m128 v, __m128 pos, __m128 *best, __m128 *at) {
@@ -107,6 +106,7 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
   }
 }
 
+/* The common 2x2 window with stride 2 and no padding: every window is whole. */
 static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
   const cnn_pool2d_geom *g = j->g;
   int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;
