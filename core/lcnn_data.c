@@ -351,14 +351,17 @@ static int f_fold(lua_State *L) {
 
 static int f_gather_bytes(lua_State *L) {
   byte_block *b = luaL_checkudata(L, 1, LCNN_BYTES);
-  int64_t shape[CNN_MAX_DIMS];
+  int64_t rows_shape[CNN_MAX_DIMS], shape[CNN_MAX_DIMS];
   luaL_checktype(L, 2, LUA_TTABLE);
-  int rdim = lcnn_checkshape(L, 2, shape + 1, false, "gather_bytes");
-  if (rdim + 1 > CNN_MAX_DIMS) lcnn_error(L, "gather_bytes", "rows of %d dimensions (at most %d)", rdim, CNN_MAX_DIMS - 1);
-  int64_t row = cnn_shape_numel(rdim, shape + 1);
+  int rdim = lcnn_checkshape(L, 2, rows_shape, false, "gather_bytes");
+  if (rdim + 1 > CNN_MAX_DIMS)
+    lcnn_error(L, "gather_bytes", "rows of %d dimensions (at most %d)", rdim, CNN_MAX_DIMS - 1);
+  memcpy(shape + 1, rows_shape, (size_t)rdim * sizeof shape[0]);
+  int64_t row = cnn_shape_numel(rdim, rows_shape);
   if (row < 1) lcnn_error(L, "gather_bytes", "rows must not be empty");
   float divisor = (float)luaL_optnumber(L, 4, 1.0);
-  if (!(divisor != 0.0f) || !isfinite(divisor)) lcnn_error(L, "gather_bytes", "divisor %g is not a finite non-zero number", (double)divisor);
+  if (!(divisor != 0.0f) || !isfinite(divisor))
+    lcnn_error(L, "gather_bytes", "divisor %g is not a finite non-zero number", (double)divisor);
   int64_t n;
   int64_t *idx = read_indices(L, 3, (int64_t)(b->len / (size_t)row), &n, "the rows of the block", "gather_bytes");
   shape[0] = n;

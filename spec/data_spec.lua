@@ -175,6 +175,8 @@ describe("data sets kept as bytes", function()
     assert.error_matches(function() cnn.gather_bytes(block, { 2, 2 }, { 1.5 }) end, "index 1.5 at position 1")
     assert.error_matches(function() cnn.gather_bytes(block, { 13 }, { 1 }) end, "out of range 1..0")
     assert.error_matches(function() cnn.gather_bytes(block, { 4 }, { 1 }, 0) end, "divisor 0 is not")
+    assert.error_matches(function() cnn.gather_bytes(block, { 1, 1, 1, 1, 1, 1, 1, 1 }, { 1 }) end,
+      "gather_bytes: rows of 8 dimensions")
     assert.error_matches(function() cnn.gather_bytes(floats, { 4 }, { 1 }) end, "cnn.bytes expected")
     write(dir .. "/f32", string.pack(">BBBBI4f", 0, 0, 0x0D, 1, 1, 1.5))
     assert.error_matches(function() cnn.read_idx(dir .. "/f32", { bytes = true }) end,
