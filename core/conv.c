@@ -79,10 +79,11 @@ static bool flippable(const cnn_conv2d_geom *g) {
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
- * many as the micro-kernel of row products takes, or for OpenBLAS as many as
- * stay in a core's cache (WG_FLOATS) while it reads them. */
+ * many as the micro-kernel of row products takes, or for OpenBLAS up to
+ * WG_FLOATS floats of them (fewer, larger calls measured faster than blocks
+ * that stay in L2). */
 #define WG_ROWS 6
-#define WG_FLOATS ((int64_t)1 << 16)
+#define WG_FLOATS ((int64_t)1 << 20)
 static int64_t wg_rows(const cnn_conv2d_geom *g) {
   if (cnn_isa_active() != &cnn_isa_openblas) return WG_ROWS;
   int64_t CRS = g->C / g->G * g->R * g->S, rows = WG_FLOATS / (g->P * g->Q > 0 ? g->P * g->Q : 1);
