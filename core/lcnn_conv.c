@@ -201,7 +201,9 @@ static int f_max_pool2d_backward(lua_State *L) {
   const float *idx = pooled_arg(L, 2, &g, "indices", "max_pool2d_backward");
   const float *dy = pooled_arg(L, 3, &g, "grad_output", "max_pool2d_backward");
   float *dx = cnn_tensor_data(lcnn_newlike(L, lcnn_checktensor(L, 1), "max_pool2d_backward"));
-  cnn_max_pool2d_backward(&g, dy, idx, dx);
+  if (!cnn_max_pool2d_backward(&g, dy, idx, dx))
+    lcnn_error(L, "max_pool2d_backward", "indices hold a position outside the input plane of %lld x %lld",
+               (long long)g.H, (long long)g.W);
   return 1;
 }
 

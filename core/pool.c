@@ -167,23 +167,85 @@ typedef struct {
   const cnn_pool2d_geom *g;
   const float *dout, *idx;
   float *dinp;
+  bool bad[CNN_MAX_THREADS]; /* a thread met an index outside the plane (or, 2x2, its window) */
 } max_back_job;
 
+/* Scatters each gradient to its index; an index outside the plane is skipped
+ * and reported (indices come from the caller). */
 static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) {
-  (void)thread;
-  const max_back_job *j = ctx;
+  max_back_job *j = ctx;
   int64_t HW = j->g->H * j->g->W, PQ = j->g->P * j->g->Q;
   memset(j->dinp + first * HW, 0, (size_t)((last - first) * HW) * sizeof(float));
   for (int64_t plane = first; plane < last; plane++)
     for (int64_t i = 0; i < PQ; i++) {
-      int64_t at = (int64_t)j->idx[plane * PQ + i];
-      if (at >= 0) j->dinp[plane * HW + at] += j->dout[plane * PQ + i];
+      float v = j->idx[plane * PQ + i];
+      if (v == -1.0f) continue; /* a window wholly in the padding */
+      if (!(v >= 0.0f && v < (float)HW)) {
+        j->bad[thread] = true;
+        continue;
+      }
+      j->dinp[plane * HW + (int64_t)v] += j->dout[plane * PQ + i];
     }
 }
 
-void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
-  max_back_job j = {g, dout, idx, dinp};
-  cnn_parallel_for(g->N * g->C, cnn_parallel_grain(g->H * g->W), max_back_planes, &j);
+/* 2x2/2 windows: each window's four inputs written once (the gradient where
+ * the index points, zeros elsewhere), no clearing pass and no scatter; four
+ * windows at a time with SSE2. */
+static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thread) {
+  max_back_job *j = ctx;
+  const cnn_pool2d_geom *g = j->g;
+  int64_t H = g->H, W = g->W, P = g->P, Q = g->Q, HW = H * W, PQ = P * Q;
+  bool bad = false;
+  for (int64_t plane = first; plane < last; plane++) {
+    float *dx = j->dinp + plane * HW;
+    const float *idx = j->idx + plane * PQ, *dy = j->dout + plane * PQ;
+    __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f), one = _mm_set1_ps(1.0f), w0 = _mm_set1_ps((float)W),
+           w1 = _mm_set1_ps((float)(W + 1));
+    for (int64_t p = 0; p < P; p++) {
+      float *r0 = dx + 2 * p * W, *r1 = r0 + W;
+      const float *ip = idx + p * Q, *gp = dy + p * Q;
+      int64_t q = 0;
+      for (; q + 4 <= Q; q += 4) { /* four windows: the offsets in them, then the two rows interleaved */
+        __m128 at = _mm_sub_ps(_mm_loadu_ps(ip + q), _mm_add_ps(_mm_set1_ps((float)(2 * p * W + 2 * q)), step));
+        __m128 v = _mm_loadu_ps(gp + q);
+        __m128 m0 = _mm_cmpeq_ps(at, _mm_setzero_ps()), m1 = _mm_cmpeq_ps(at, one);
+        __m128 m2 = _mm_cmpeq_ps(at, w0), m3 = _mm_cmpeq_ps(at, w1);
+        __m128 a = _mm_and_ps(m0, v), b = _mm_and_ps(m1, v), c = _mm_and_ps(m2, v), d = _mm_and_ps(m3, v);
+        _mm_storeu_ps(r0 + 2 * q, _mm_unpacklo_ps(a, b));
+        _mm_storeu_ps(r0 + 2 * q + 4, _mm_unpackhi_ps(a, b));
+        _mm_storeu_ps(r1 + 2 * q, _mm_unpacklo_ps(c, d));
+        _mm_storeu_ps(r1 + 2 * q + 4, _mm_unpackhi_ps(c, d));
+        bad |= _mm_movemask_ps(_mm_or_ps(_mm_or_ps(m0, m1), _mm_or_ps(m2, m3))) != 0xF;
+      }
+      for (; q < Q; q++) {
+        float at = ip[q] - (float)(2 * p * W + 2 * q), v = gp[q];
+        r0[2 * q] = at == 0.0f ? v : 0.0f;
+        r0[2 * q + 1] = at == 1.0f ? v : 0.0f;
+        r1[2 * q] = at == (float)W ? v : 0.0f;
+        r1[2 * q + 1] = at == (float)(W + 1) ? v : 0.0f;
+        bad |= !(at == 0.0f || at == 1.0f || at == (float)W || at == (float)(W + 1));
+      }
+      for (int64_t w = 2 * Q; w < W; w++) r0[w] = r1[w] = 0.0f; /* columns no window covers */
+    }
+    for (int64_t h = 2 * P; h < H; h++) memset(dx + h * W, 0, (size_t)W * sizeof *dx);
+  }
+  if (bad) j->bad[thread] = true;
+}
+
+bool cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
+  max_back_job j = {g, dout, idx, dinp, {false}};
+  int64_t grain = cnn_parallel_grain(g->H * g->W);
+  if (is_2x2(g)) {
+    cnn_parallel_for(g->N * g->C, grain, max_back_planes_2x2, &j);
+    bool any = false;
+    for (int t = 0; t < CNN_MAX_THREADS; t++) any |= j.bad[t];
+    if (!any) return true;
+    memset(j.bad, 0, sizeof j.bad); /* an index outside its window: scatter as given */
+  }
+  cnn_parallel_for(g->N * g->C, grain, max_back_planes, &j);
+  for (int t = 0; t < CNN_MAX_THREADS; t++)
+    if (j.bad[t]) return false;
+  return true;
 }
 
 /* The window of output (p, q): rows [*h0, *h1), columns [*w0, *w1) inside the

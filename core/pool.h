@@ -17,6 +17,8 @@
 #ifndef CNN_POOL_H
 #define CNN_POOL_H
 
+#include <stdbool.h>
+
 #include "tensor.h"
 
 typedef struct cnn_pool2d_geom {
@@ -32,7 +34,9 @@ cnn_status cnn_pool2d_geom_init(cnn_pool2d_geom *g, const int64_t inp_shape[4], 
 
 /* inp: N x C x H x W -> out, idx: N x C x P x Q */
 void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx);
-void cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp);
+/* false when an index is neither -1 (a window in the padding) nor a position
+ * in its plane: those gradients are left out. */
+bool cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp);
 void cnn_avg_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out);
 void cnn_avg_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, float *dinp);
 

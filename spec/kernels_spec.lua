@@ -259,6 +259,40 @@ describe("pooling kernels", function()
     end
   end)
 
+  it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
+    cnn.seed(42)
+    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 5, 9 } }) do
+      local N, C, Hh, W = table.unpack(shape)
+      local x = cnn.randn(N, C, Hh, W)
+      local y, idx = cnn.max_pool2d(x, 2)
+      local dy = cnn.randn(y:shape())
+      local dx = cnn.max_pool2d_backward(x, idx, dy, 2)
+      local want = cnn.zeros(N, C, Hh, W)
+      for n = 1, N do
+        for c = 1, C do
+          for p = 1, Hh // 2 do
+            for q = 1, W // 2 do
+              local at = idx:get(n, c, p, q)
+              local i, j = at // W + 1, at % W + 1
+              want:set(n, c, i, j, want:get(n, c, i, j) + dy:get(n, c, p, q))
+            end
+          end
+        end
+      end
+      assert.is_true(dx:equal(want), table.concat(shape, "x"))
+    end
+    -- an index inside the plane but outside its window is scattered as given
+    local x = cnn.randn(1, 1, 4, 4)
+    local idx = cnn.tensor({ { { { 0, 2 }, { 15, 10 } } } })
+    local dx = cnn.max_pool2d_backward(x, idx, cnn.ones(1, 1, 2, 2), 2)
+    assert.are.equal(4, dx:sum())
+    assert.are.equal(1, dx:get(1, 1, 4, 4))
+    assert.error_matches(function() cnn.max_pool2d_backward(x, idx + 16, cnn.ones(1, 1, 2, 2), 2) end,
+      "max_pool2d_backward: indices hold a position outside the input plane of 4 x 4")
+    assert.error_matches(function() cnn.max_pool2d_backward(x, idx * (0 / 0), cnn.ones(1, 1, 2, 2), 2) end,
+      "outside the input plane")
+  end)
+
   it("max_pool2d propagates NaN, as PyTorch", function()
     local y = cnn.max_pool2d(cnn.tensor({ { { 1, 0 / 0 }, { 3, 2 } } }), 2)
     assert.is_true(y:item() ~= y:item())
