@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "conv_direct.h"
+#include "conv_implicit.h"
 #include "im2col.h"
 #include "parallel.h"
 #include "reduce.h"
@@ -73,9 +74,29 @@ static bool direct_1x1(const cnn_conv2d_geom *g) {
  * rows would cost more than the product, and folding weight^T @ dout back
  * is faster. */
 #define FLIP_MIN_CHANNELS 16
+static bool implicit(const cnn_conv2d_geom *g);
 static bool flippable(const cnn_conv2d_geom *g) {
   return g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] * (g->R - 1) >= g->pad[0] &&
-         g->dil[1] * (g->S - 1) >= g->pad[1] && g->C / g->G >= FLIP_MIN_CHANNELS;
+         g->dil[1] * (g->S - 1) >= g->pad[1] && (g->C / g->G >= FLIP_MIN_CHANNELS || implicit(g));
+}
+
+/* The forward pass that gives the input gradient of g when flippable(g):
+ * dout convolved with the flipped kernel (built by backward_input). */
+static cnn_conv2d_geom flip_geom(const cnn_conv2d_geom *g) {
+  return (cnn_conv2d_geom){g->N, g->K, g->P, g->Q, g->C, g->R, g->S, g->H, g->W, g->G, {1, 1},
+                           {g->dil[0] * (g->R - 1) - g->pad[0], g->dil[1] * (g->S - 1) - g->pad[1]},
+                           {g->dil[0], g->dil[1]}};
+}
+
+/* Layers with one input channel and few output channels per group (depthwise)
+ * run the direct kernels (conv_direct.h); other stride-1 layers with more
+ * than one tap the implicit product (conv_implicit.h), whose tiles hold
+ * CNN_IMPLICIT_MR output channels. */
+static bool direct(const cnn_conv2d_geom *g) {
+  return cnn_conv2d_direct_ok(g) && g->K / g->G < CNN_IMPLICIT_MR;
+}
+static bool implicit(const cnn_conv2d_geom *g) {
+  return cnn_conv2d_implicit_ok(g) && !direct(g) && g->R * g->S > 1;
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
@@ -117,21 +138,37 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
   int64_t extra = rows * (PQ > HW ? PQ : HW);
-  if (cnn_conv2d_direct_ok(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
+  if (direct(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
+  if (implicit(g) && cnn_conv2d_implicit_scratch(g) > extra) extra = cnn_conv2d_implicit_scratch(g);
+  cnn_conv2d_geom f = flip_geom(g);
+  if (flippable(g) && implicit(&f) && cnn_conv2d_implicit_scratch(&f) > extra) extra = cnn_conv2d_implicit_scratch(&f);
   return gemm_work() + lines(extra) + lines(group_space(g));
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
 
-/* Layout: the flipped kernel, then each thread's space, then one private
- * weight gradient for every thread but the first. */
+/* The packed weights of the implicit product, for g or its flipped pass. */
+static int64_t packed_size(const cnn_conv2d_geom *g) {
+  int64_t size = implicit(g) ? cnn_conv2d_implicit_packed_size(g) : 0;
+  cnn_conv2d_geom f = flip_geom(g);
+  if (flippable(g) && implicit(&f) && cnn_conv2d_implicit_packed_size(&f) > size)
+    size = cnn_conv2d_implicit_packed_size(&f);
+  return lines(size);
+}
+
+/* Layout: the flipped kernel, the packed weights, then each thread's space,
+ * then one private weight gradient for every thread but the first. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g) {
   int t = cnn_parallel_threads();
-  return lines(weight_size(g)) + t * thread_work(g) + (t - 1) * weight_size(g) + 16;
+  return lines(weight_size(g)) + packed_size(g) + t * thread_work(g) + (t - 1) * weight_size(g) + 16;
+}
+
+static float *packed_space(const cnn_conv2d_geom *g, float *work) {
+  return first_line(work) + lines(weight_size(g));
 }
 
 static float *thread_space(const cnn_conv2d_geom *g, float *work, int thread) {
-  return first_line(work) + lines(weight_size(g)) + thread * thread_work(g);
+  return packed_space(g, work) + packed_size(g) + thread * thread_work(g);
 }
 
 /* The unfolding of channels [c0, c0 + C/G) of one image. */
@@ -149,6 +186,7 @@ typedef struct {
   int64_t per_thread;    /* forward: floats between the threads' spaces, from work */
   int64_t block_at;      /* forward of image groups: where a thread's output block starts in its space */
   bool ran[CNN_MAX_THREADS]; /* weight gradient: the threads that filled their private buffer */
+  const float *packed;       /* forward through the implicit product: the packed weights */
 } conv_job;
 
 /* Columns of the product: from column j0 of the column matrix of image x, on
@@ -210,6 +248,19 @@ static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* Items [i0, i1) of (image, group, block of j->chunk wide positions) through
+ * the implicit product, with the weights packed at j->packed. */
+static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t n = i / (g->G * j->chunks), gr = i / j->chunks % g->G, at = i % j->chunks * j->chunk;
+    cnn_conv2d_implicit_forward(g, gr, j->inp + n * g->C * g->H * g->W, j->packed, j->bias,
+                                j->out + n * g->K * g->P * g->Q, at, at + j->chunk, scratch);
+  }
+}
+
 /* Items [i0, i1) of j->chunk images each, multiplied together (G == 1). */
 static void group_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
@@ -241,9 +292,17 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
   conv_job j = {g,      inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
-                thread_work(space), 0, {false}};
-  if (space == g && cnn_conv2d_direct_ok(g)) { /* its scratch is sized for g only */
+                thread_work(space), 0, {false}, NULL};
+  if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
+  } else if (implicit(g)) {
+    float *packed = packed_space(space, work);
+    cnn_conv2d_implicit_pack(g, weight, packed);
+    int64_t L = cnn_conv2d_implicit_positions(g), tiles = (L + CNN_IMPLICIT_NR - 1) / CNN_IMPLICIT_NR;
+    j.chunk = (tiles + chunks - 1) / chunks * CNN_IMPLICIT_NR;
+    j.chunks = (L + j.chunk - 1) / j.chunk;
+    j.packed = packed;
+    cnn_parallel_for(planes * j.chunks, cnn_parallel_grain(macs / (planes * j.chunks)), implicit_items, &j);
   } else if (groupable(g, PQ) && g->N > 1) {
     int64_t per = GROUP_COLS / PQ, parts = 2 * cnn_parallel_threads();
     if (per > (g->N + parts - 1) / parts) per = (g->N + parts - 1) / parts; /* still an item per thread */
@@ -280,7 +339,7 @@ static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread)
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
   if (!flippable(g)) {
-    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0, {false}};
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0, {false}, NULL};
     cnn_parallel_for(g->N, cnn_parallel_grain(weight_size(g) * g->P * g->Q), backward_input_images, &j);
     return;
   }
@@ -293,9 +352,7 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
       for (int64_t k = 0; k < Kg; k++)
         for (int64_t t = 0; t < RS; t++)
           flipped[((gr * Cg + c) * Kg + k) * RS + t] = weight[((gr * Kg + k) * Cg + c) * RS + RS - 1 - t];
-  cnn_conv2d_geom f = {g->N, g->K, g->P, g->Q, g->C, g->R, g->S, g->H, g->W, g->G, {1, 1},
-                       {g->dil[0] * (g->R - 1) - g->pad[0], g->dil[1] * (g->S - 1) - g->pad[1]},
-                       {g->dil[0], g->dil[1]}};
+  cnn_conv2d_geom f = flip_geom(g);
   forward(&f, dout, flipped, NULL, dinp, work, g);
 }
 
@@ -317,8 +374,12 @@ static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread
     for (int64_t gr = 0; gr < g->G; gr++) {
       const float *x = j->inp + (n * g->C + gr * Cg) * HW, *dy = j->dout + (n * g->K + gr * Kg) * PQ;
       float *dwg = dw + gr * Kg * CRS;
-      if (cnn_conv2d_direct_ok(g)) {
+      if (direct(g)) {
         cnn_conv2d_direct_weight_grad(g, gr, x, dy, dw, rows);
+        continue;
+      }
+      if (implicit(g)) {
+        cnn_conv2d_implicit_weight_grad(g, gr, j->inp + n * g->C * HW, j->dout + n * g->K * PQ, j->packed, dw, rows);
         continue;
       }
       if (direct_1x1(g)) {
@@ -337,7 +398,11 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}};
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}, NULL};
+    if (implicit(g)) {
+      j.packed = packed_space(g, work);
+      cnn_conv2d_implicit_pack(g, NULL, packed_space(g, work));
+    }
     cnn_parallel_for(g->N, cnn_parallel_grain(weight_size(g) * g->P * g->Q), backward_weight_images, &j);
     int64_t wsize = weight_size(g);
     const float *priv = thread_space(g, work, cnn_parallel_threads());

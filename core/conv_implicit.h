@@ -1,0 +1,54 @@
+/*
+ * conv_implicit.h: stride-1 convolution as an implicit matrix product, for
+ * layers with several input channels per group (conv_direct.h takes one).
+ *
+ * Each channel of an image is copied, zero-padded, into a plane Wp = W +
+ * 2 pad_w floats wide. Output pixel (p, q) is then "wide" position j = p*Wp +
+ * q, and tap (c, r, s) of every position is one fixed offset away:
+ *   out[k][j] = bias[k] + sum over t = (c, r, s) of w[k][t] * xpad[off[t] + j]
+ * so a run of consecutive positions reads a run of consecutive floats, for
+ * every tap. The product is register-blocked like a matrix product whose
+ * right operand is read in place (never unfolded or packed): a tile of MR
+ * output channels by NR positions is accumulated over all taps, the weights
+ * coming from a packed copy. Positions with q >= Q (the padding columns of
+ * the wide rows) are computed and dropped. Shapes as conv.h.
+ */
+#ifndef CNN_CONV_IMPLICIT_H
+#define CNN_CONV_IMPLICIT_H
+
+#include <stdbool.h>
+
+#include "conv.h"
+
+/* Unit stride, any dilation, and offsets that fit the table. */
+bool cnn_conv2d_implicit_ok(const cnn_conv2d_geom *g);
+/* Floats of the packed weights and offset table of a layer (one copy, shared
+ * by the threads), and of the scratch of one call (one per thread). */
+int64_t cnn_conv2d_implicit_packed_size(const cnn_conv2d_geom *g);
+int64_t cnn_conv2d_implicit_scratch(const cnn_conv2d_geom *g);
+/* The wide positions of one image plane: output (p, q) is j = p * Wp + q. */
+int64_t cnn_conv2d_implicit_positions(const cnn_conv2d_geom *g);
+
+/* Weights (K x C/G x R x S) into packed (packed_size floats, 64-byte
+ * aligned), after the offset table; only the table when weight is NULL. */
+void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, float *packed);
+
+/* Group gr of one image x (C x H x W) -> output channels [gr*K/G, (gr+1)*K/G)
+ * of one image y (K x P x Q), at the wide positions [j0, j1) only (a multiple
+ * of the tile width, or the end), plus bias (or NULL). */
+void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
+                                 const float *bias, float *y, int64_t j0, int64_t j1, float *scratch);
+
+/* dweight rows of group gr += their gradients from one image x and its dy
+ * (K x P x Q), with the offset table of packed (the weights themselves are
+ * not read). dy is spread over the wide positions with zeros in the padding
+ * columns, so the sums over positions are whole runs of vectors. */
+void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *dy,
+                                     const float *packed, float *dweight, float *scratch);
+
+/* Output channels and positions per tile: split points of [0, positions)
+ * must be multiples of the latter. */
+#define CNN_IMPLICIT_MR 4
+#define CNN_IMPLICIT_NR 24
+
+#endif
