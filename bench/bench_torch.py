@@ -59,12 +59,13 @@ def small_cnn(nn):
 
 
 def train_steps(torch, nn, build, steps):
+    """Seconds per step: the median of 5 runs of steps steps after 5 of warm-up (as bench.lua)."""
     x, y = fashion_train()
     model = build(nn)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     crit = nn.CrossEntropyLoss()
     perm = torch.randperm(x.shape[0])
-    batches = [(x[perm[i:i + 64]], y[perm[i:i + 64]]) for i in range(0, 64 * (steps + 5), 64)]
+    batches = [(x[perm[i:i + 64]], y[perm[i:i + 64]]) for i in range(0, 64 * (5 * steps + 5), 64)]
 
     def step(b):
         opt.zero_grad()
@@ -74,10 +75,13 @@ def train_steps(torch, nn, build, steps):
 
     for b in batches[:5]:
         step(b)
-    t0 = time.perf_counter()
-    for b in batches[5:]:
-        step(b)
-    return (time.perf_counter() - t0) / steps
+    runs = []
+    for r in range(5):
+        t0 = time.perf_counter()
+        for b in batches[5 + r * steps:5 + (r + 1) * steps]:
+            step(b)
+        runs.append((time.perf_counter() - t0) / steps)
+    return statistics.median(runs)
 
 
 CONVS = {"a": (64, 1, 6, 5, 2, 28), "b": (64, 6, 16, 5, 0, 14), "c": (32, 64, 64, 3, 1, 32),
@@ -124,9 +128,9 @@ def main():
         dy = torch.randn(32, 64, 32, 32)
         print("seconds", timed(lambda: torch.relu(x).backward(dy)))
     elif key == "train_lenet":
-        print("seconds", train_steps(torch, nn, lenet, 20 if QUICK else 100))
+        print("seconds", train_steps(torch, nn, lenet, 4 if QUICK else 20))
     elif key == "train_cnn":
-        print("seconds", train_steps(torch, nn, small_cnn, 5 if QUICK else 20))
+        print("seconds", train_steps(torch, nn, small_cnn, 1 if QUICK else 4))
     elif key.startswith("infer_"):
         _, which, batch = key.split("_")
         if which == "cnn" and batch == "1":
@@ -136,7 +140,7 @@ def main():
         with torch.no_grad():
             print("seconds", timed(lambda: model(x)))
     elif key.startswith("rss_"):
-        train_steps(torch, nn, lenet if key == "rss_lenet" else small_cnn, 30)
+        train_steps(torch, nn, lenet if key == "rss_lenet" else small_cnn, 6)
         print("seconds", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     else:
         sys.exit("unknown workload " + key)
