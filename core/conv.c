@@ -298,8 +298,8 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   } else if (implicit(g)) {
     float *packed = packed_space(space, work);
     cnn_conv2d_implicit_pack(g, weight, packed);
-    int64_t L = cnn_conv2d_implicit_positions(g), tiles = (L + CNN_IMPLICIT_NR - 1) / CNN_IMPLICIT_NR;
-    j.chunk = (tiles + chunks - 1) / chunks * CNN_IMPLICIT_NR;
+    int64_t L = cnn_conv2d_implicit_positions(g), tiles = (L + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT;
+    j.chunk = (tiles + chunks - 1) / chunks * CNN_IMPLICIT_SPLIT;
     j.chunks = (L + j.chunk - 1) / j.chunk;
     j.packed = packed;
     cnn_parallel_for(planes * j.chunks, cnn_parallel_grain(macs / (planes * j.chunks)), implicit_items, &j);

@@ -2,10 +2,13 @@
  * conv_implicit.c: stride-1 convolution as an implicit matrix product (see
  * conv_implicit.h).
  *
- * The tile is MR = 4 output channels by NR = 24 wide positions: twelve
- * accumulators of 8 floats, and per tap three loads of the padded image (at
- * the tap's offset) and four broadcast weights. The tile body is plain C on
- * vectors of 8 floats, compiled twice: for baseline x86-64 and, behind the
+ * A tile holds twelve accumulators of 8 floats: 4 output channels by 24 wide
+ * positions, or 6 by 16 when the channels of a group come in sixes (LeNet's
+ * first layer, the input gradient of its second). Per tap it loads the padded
+ * image at the tap's offset and broadcasts one weight per channel. The weight
+ * gradient is the same product with the sum running over positions: 4
+ * channels x 3 taps (or 6 x 2) of vector partial sums. The bodies are plain C
+ * on vectors of 8 floats, compiled twice: for baseline x86-64 and, behind the
  * CPU check, for AVX2 + FMA (where a vector is one register and each
  * multiply-add one fused instruction, so the two round differently).
  */
@@ -16,8 +19,7 @@
 
 #include "sgemm.h"
 
-#define MR CNN_IMPLICIT_MR
-#define NR CNN_IMPLICIT_NR
+#define SLACK 24 /* floats after the last plane: a tile reads up to a vector past its positions */
 #define JB 8 /* tiles of positions per block: their image window is reused by every tile of channels */
 
 typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
@@ -33,29 +35,40 @@ typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
 static int64_t pad_w(const cnn_conv2d_geom *g) { return g->W + 2 * g->pad[1]; }
 static int64_t pad_h(const cnn_conv2d_geom *g) { return g->H + 2 * g->pad[0]; }
 static int64_t taps(const cnn_conv2d_geom *g) { return g->C / g->G * g->R * g->S; }
-static int64_t ktiles(const cnn_conv2d_geom *g) { return (g->K / g->G + MR - 1) / MR; }
+/* Tiles of 6 channels when that leaves fewer idle rows than tiles of 4. */
+static int tile_rows(const cnn_conv2d_geom *g) {
+  int64_t Kg = g->K / g->G;
+  return Kg % 4 && (Kg + 5) / 6 * 6 < (Kg + 3) / 4 * 4 ? 6 : 4;
+}
+static int64_t ktiles(const cnn_conv2d_geom *g) { return (g->K / g->G + tile_rows(g) - 1) / tile_rows(g); }
+/* Rows of the packed weights and of the spread dy: whole tiles. */
+static int64_t tiled_rows(const cnn_conv2d_geom *g) { return ktiles(g) * tile_rows(g); }
 static int64_t table_floats(const cnn_conv2d_geom *g) { return (taps(g) + 15) & ~(int64_t)15; }
 
 bool cnn_conv2d_implicit_ok(const cnn_conv2d_geom *g) {
   int64_t plane = pad_h(g) * pad_w(g);
-  return g->stride[0] == 1 && g->stride[1] == 1 && g->C / g->G * plane + NR < ((int64_t)1 << 31);
+  return g->stride[0] == 1 && g->stride[1] == 1 && g->C / g->G * plane + SLACK < ((int64_t)1 << 31);
 }
 
 int64_t cnn_conv2d_implicit_positions(const cnn_conv2d_geom *g) { return (g->P - 1) * pad_w(g) + g->Q; }
 
 int64_t cnn_conv2d_implicit_packed_size(const cnn_conv2d_geom *g) {
-  return table_floats(g) + g->G * ktiles(g) * MR * taps(g);
+  return table_floats(g) + g->G * tiled_rows(g) * taps(g);
 }
 
-/* The padded image, then (for the weight gradient) dy spread over the wide
- * positions, rounded up to whole vectors, in whole tiles of MR rows. */
+/* The padded image, then rows over the wide positions, rounded up to whole
+ * tiles, in whole tiles of rows: the output (forward) or dy spread out
+ * (weight gradient). */
 static int64_t image_floats(const cnn_conv2d_geom *g) {
-  return (g->C / g->G * pad_h(g) * pad_w(g) + NR + 15) & ~(int64_t)15;
+  return (g->C / g->G * pad_h(g) * pad_w(g) + SLACK + 15) & ~(int64_t)15;
 }
-static int64_t wide_len(const cnn_conv2d_geom *g) { return (cnn_conv2d_implicit_positions(g) + 7) & ~(int64_t)7; }
+static int64_t wide_len(const cnn_conv2d_geom *g) {
+  int64_t L = cnn_conv2d_implicit_positions(g);
+  return (L + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
+}
 
 int64_t cnn_conv2d_implicit_scratch(const cnn_conv2d_geom *g) {
-  return image_floats(g) + ktiles(g) * MR * wide_len(g);
+  return image_floats(g) + tiled_rows(g) * wide_len(g);
 }
 
 void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, float *packed) {
@@ -65,77 +78,92 @@ void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, flo
     off[t] = (int32_t)(t / RS * plane + t / g->S % g->R * g->dil[0] * Wp + t % g->S * g->dil[1]);
   if (!weight) return;
   float *a = packed + table_floats(g);
+  int mr = tile_rows(g);
   for (int64_t gr = 0; gr < g->G; gr++)
     for (int64_t kt = 0; kt < ktiles(g); kt++)
-      for (int64_t t = 0; t < CRS; t++, a += MR)
-        for (int64_t i = 0; i < MR; i++) {
-          int64_t k = kt * MR + i;
+      for (int64_t t = 0; t < CRS; t++, a += mr)
+        for (int64_t i = 0; i < mr; i++) {
+          int64_t k = kt * mr + i;
           a[i] = k < Kg ? weight[(gr * Kg + k) * CRS + t] : 0.0f;
         }
 }
 
-/* c[i][0 .. NR) = sum over taps t < n of a[t][i] * x[off[t] + 0 .. NR), for
- * i < MR; MADD(a, b, c) is c + a * b for a float a and vectors b, c. */
-#define TILE_BODY(MADD)                                                                                                \
-  v8 c00 = {0}, c01 = {0}, c02 = {0}, c10 = {0}, c11 = {0}, c12 = {0};                                                 \
-  v8 c20 = {0}, c21 = {0}, c22 = {0}, c30 = {0}, c31 = {0}, c32 = {0};                                                 \
-  for (int64_t t = 0; t < n; t++, a += MR) {                                                                           \
-    const float *xp = x + off[t];                                                                                      \
-    v8 b0 = LOAD(xp), b1 = LOAD(xp + 8), b2 = LOAD(xp + 16);                                                           \
-    c00 = MADD(a[0], b0, c00), c01 = MADD(a[0], b1, c01), c02 = MADD(a[0], b2, c02);                                   \
-    c10 = MADD(a[1], b0, c10), c11 = MADD(a[1], b1, c11), c12 = MADD(a[1], b2, c12);                                   \
-    c20 = MADD(a[2], b0, c20), c21 = MADD(a[2], b1, c21), c22 = MADD(a[2], b2, c22);                                   \
-    c30 = MADD(a[3], b0, c30), c31 = MADD(a[3], b1, c31), c32 = MADD(a[3], b2, c32);                                   \
+/* The tile bodies are written once for any shape; each caller passes
+ * constants, so that after inlining the loops unroll and the accumulators
+ * live in registers. MADD(a, b, c) is c + a * b on vectors. */
+#define MADD_BASE(a, b, c) ((c) + (a) * (b))
+/* One fused multiply-add instruction (ISO C mode does not contract c + a * b
+ * by itself). */
+#define MADD_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
+#define SPLAT(s) ((v8){(s), (s), (s), (s), (s), (s), (s), (s)})
+
+/* Forward: c[i*ldc + 0 .. 8 nv) = sum over taps t < n of a[t][i] * x[off[t] +
+ * 0 .. 8 nv), for i < mr. */
+#define TILE_BODY(mr, nv, MADD)                                                                                        \
+  do {                                                                                                                 \
+    v8 acc[mr][nv];                                                                                                    \
+    _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)         \
+        acc[i][v] = (v8){0};                                                                                           \
+    for (int64_t t = 0; t < n; t++, a += mr) {                                                                         \
+      const float *xp = x + off[t];                                                                                    \
+      v8 b[nv];                                                                                                        \
+      _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) b[v] = LOAD(xp + 8 * v);                                    \
+      _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) {                                                           \
+        v8 s = SPLAT(a[i]);                                                                                            \
+        _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++) acc[i][v] = MADD(s, b[v], acc[i][v]);                     \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int v = 0; v < nv; v++)         \
+        memcpy(c + i * ldc + 8 * v, &acc[i][v], sizeof acc[i][v]);                                                     \
+  } while (0)
+
+/* Weight gradient: c[i][u] = sum over 8-float steps v < n of the lanes of
+ * d[i*ld + 8v ..] * x[o[u] + 8v ..], for i < mr output channels and u < wt
+ * taps. */
+#define GRAD_BODY(mr, wt, MADD)                                                                                        \
+  do {                                                                                                                 \
+    v8 acc[mr][wt];                                                                                                    \
+    _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++)         \
+        acc[i][u] = (v8){0};                                                                                           \
+    for (int64_t v = 0; v < 8 * n; v += 8) {                                                                           \
+      v8 b[wt];                                                                                                        \
+      _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++) b[u] = LOAD(x + o[u] + v);                                  \
+      _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) {                                                           \
+        v8 dv = LOAD(d + i * ld + v);                                                                                  \
+        _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++) acc[i][u] = MADD(dv, b[u], acc[i][u]);                    \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++) {        \
+      v8 s = acc[i][u];                                                                                                \
+      c[i * wt + u] = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));                               \
+    }                                                                                                                  \
+  } while (0)
+
+typedef void tile_fn(int64_t n, const float *a, const int32_t *off, const float *x, float *c, int64_t ldc);
+typedef void grad_fn(int64_t n, const float *d, int64_t ld, const int32_t *o, const float *x, float *c);
+
+#define KERNELS(mr, nv, wt)                                                                                            \
+  static void tile##mr##_base(int64_t n, const float *a, const int32_t *off, const float *x, float *c, int64_t ldc) { \
+    TILE_BODY(mr, nv, MADD_BASE);                                                                                      \
   }                                                                                                                    \
-  v8 all[MR][3] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};                                \
-  memcpy(c, all, sizeof all)
-
-#define MADD_BASE(s, b, c) ((c) + (s) * (b))
-static void tile_base(int64_t n, const float *a, const int32_t *off, const float *x, float *c) {
-  TILE_BODY(MADD_BASE);
-}
-
-/* One broadcast and one fused multiply-add instruction (ISO C mode does not
- * contract c + a * b by itself). */
-#define MADD_FMA(s, b, c) _mm256_fmadd_ps(_mm256_set1_ps(s), (b), (c))
-__attribute__((target("avx2,fma"))) static void tile_avx2(int64_t n, const float *a, const int32_t *off,
-                                                           const float *x, float *c) {
-  TILE_BODY(MADD_FMA);
-}
-
-/* The weight gradient: c[i][u] = sum over 8-float steps v < n of the lanes of
- * d[i*ld + 8v ..] * x[o[u] + 8v ..], for i < MR output channels and u < WT
- * taps; MADD(a, b, c) is c + a * b on vectors. */
-#define WT 3
-#define GRAD_BODY(MADD)                                                                                                \
-  v8 c00 = {0}, c01 = {0}, c02 = {0}, c10 = {0}, c11 = {0}, c12 = {0};                                                 \
-  v8 c20 = {0}, c21 = {0}, c22 = {0}, c30 = {0}, c31 = {0}, c32 = {0};                                                 \
-  const float *x0 = x + o[0], *x1 = x + o[1], *x2 = x + o[2];                                                          \
-  for (int64_t v = 0; v < 8 * n; v += 8) {                                                                             \
-    v8 b0 = LOAD(x0 + v), b1 = LOAD(x1 + v), b2 = LOAD(x2 + v), a;                                                     \
-    a = LOAD(d + v), c00 = MADD(a, b0, c00), c01 = MADD(a, b1, c01), c02 = MADD(a, b2, c02);                           \
-    a = LOAD(d + ld + v), c10 = MADD(a, b0, c10), c11 = MADD(a, b1, c11), c12 = MADD(a, b2, c12);                      \
-    a = LOAD(d + 2 * ld + v), c20 = MADD(a, b0, c20), c21 = MADD(a, b1, c21), c22 = MADD(a, b2, c22);                  \
-    a = LOAD(d + 3 * ld + v), c30 = MADD(a, b0, c30), c31 = MADD(a, b1, c31), c32 = MADD(a, b2, c32);                  \
+  __attribute__((target("avx2,fma"))) static void tile##mr##_avx2(int64_t n, const float *a, const int32_t *off,      \
+                                                                   const float *x, float *c, int64_t ldc) {            \
+    TILE_BODY(mr, nv, MADD_FMA);                                                                                       \
   }                                                                                                                    \
-  v8 all[MR][WT] = {{c00, c01, c02}, {c10, c11, c12}, {c20, c21, c22}, {c30, c31, c32}};                               \
-  for (int i = 0; i < MR; i++)                                                                                         \
-    for (int u = 0; u < WT; u++) {                                                                                     \
-      v8 s = all[i][u];                                                                                                \
-      c[i * WT + u] = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));                               \
-    }
+  static void grad##mr##_base(int64_t n, const float *d, int64_t ld, const int32_t *o, const float *x, float *c) {    \
+    GRAD_BODY(mr, wt, MADD_BASE);                                                                                      \
+  }                                                                                                                    \
+  __attribute__((target("avx2,fma"))) static void grad##mr##_avx2(int64_t n, const float *d, int64_t ld,              \
+                                                                   const int32_t *o, const float *x, float *c) {       \
+    GRAD_BODY(mr, wt, MADD_FMA);                                                                                       \
+  }
 
-#define VMADD_BASE(a, b, c) ((c) + (a) * (b))
-static void grad_base(int64_t n, const float *d, int64_t ld, const int32_t *o, const float *x, float *c) {
-  GRAD_BODY(VMADD_BASE)
-}
-__attribute__((target("avx2,fma"))) static void grad_avx2(int64_t n, const float *d, int64_t ld, const int32_t *o,
-                                                           const float *x, float *c) {
-  GRAD_BODY(_mm256_fmadd_ps)
-}
+/* Twelve accumulators each: 4 channels x 3 vectors (or taps), 6 x 2. */
+KERNELS(4, 3, 3)
+KERNELS(6, 2, 2)
 
 /* Channels [c0, c0 + C/G) of x, zero-padded, into planes of pad_h x pad_w,
- * followed by NR zeros (the last tile reads past the last plane). */
+ * followed by SLACK zeros (the last tile reads past the last plane). */
 static void pad_image(const cnn_conv2d_geom *g, const float *x, float *xp) {
   int64_t Cg = g->C / g->G, Wp = pad_w(g), ph = g->pad[0], pw = g->pad[1];
   for (int64_t c = 0; c < Cg; c++, x += g->H * g->W) {
@@ -149,70 +177,77 @@ static void pad_image(const cnn_conv2d_geom *g, const float *x, float *xp) {
     memset(xp, 0, (size_t)(ph * Wp) * sizeof *xp);
     xp += ph * Wp;
   }
-  memset(xp, 0, NR * sizeof *xp);
+  memset(xp, 0, SLACK * sizeof *xp);
 }
 
-/* The positions [j, j + n) of a tile's rows (rows < MR, NR floats apart) to
- * the output planes y (PQ floats apart), dropping the padding columns. */
-static void store_tile(const cnn_conv2d_geom *g, const float *c, int rows, int64_t j, int64_t n, float *y,
+/* The kernels of a layer's tile shape, for this CPU. */
+typedef struct {
+  int mr, nr, wt; /* tile: channels, positions; taps per tile of the weight gradient */
+  tile_fn *tile;
+  grad_fn *grad;
+} kernels;
+
+static kernels pick(const cnn_conv2d_geom *g) {
+  bool avx2 = cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2");
+  if (tile_rows(g) == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
+  return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base};
+}
+
+/* Positions [j0, j1) of the wide rows (Kg of them, ldw floats apart) to the
+ * output planes y, plus bias, dropping the padding columns. */
+static void store_rows(const cnn_conv2d_geom *g, const float *wide, int64_t ldw, int64_t j0, int64_t j1, float *y,
                        const float *bias) {
   int64_t Wp = pad_w(g), Q = g->Q, PQ = g->P * g->Q;
-  for (int64_t at = j, end = j + n; at < end;) {
-    int64_t p = at / Wp, q = at % Wp, stop = (p + 1) * Wp < end ? (p + 1) * Wp : end;
-    int64_t valid = (q < Q ? (Q < stop - p * Wp ? Q : stop - p * Wp) - q : 0);
-    for (int i = 0; i < rows && valid > 0; i++) {
-      const float *src = c + i * NR + (at - j);
-      float *dst = y + i * PQ + p * Q + q, b = bias ? bias[i] : 0.0f;
-      for (int64_t v = 0; v < valid; v++) dst[v] = src[v] + b;
+  for (int64_t k = 0; k < g->K / g->G; k++) {
+    float b = bias ? bias[k] : 0.0f;
+    for (int64_t p = j0 / Wp; p * Wp < j1; p++) {
+      int64_t q0 = j0 > p * Wp ? j0 - p * Wp : 0, q1 = j1 - p * Wp < Q ? j1 - p * Wp : Q;
+      const float *src = wide + k * ldw + p * Wp;
+      float *dst = y + k * PQ + p * Q;
+      for (int64_t q = q0; q < q1; q++) dst[q] = src[q] + b;
     }
-    at = stop;
   }
 }
 
 void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
                                  const float *bias, float *y, int64_t j0, int64_t j1, float *scratch) {
   int64_t Kg = g->K / g->G, CRS = taps(g), L = cnn_conv2d_implicit_positions(g), PQ = g->P * g->Q;
+  int64_t ldw = wide_len(g);
+  kernels k = pick(g);
   const int32_t *off = (const int32_t *)packed;
-  const float *a = packed + table_floats(g) + gr * ktiles(g) * MR * CRS;
+  const float *a = packed + table_floats(g) + gr * tiled_rows(g) * CRS;
   pad_image(g, x + gr * (g->C / g->G) * g->H * g->W, scratch);
-  bool avx2 = cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2");
-  float tile[MR * NR] __attribute__((aligned(64)));
-  float *yg = y + gr * Kg * PQ;
-  const float *bg = bias ? bias + gr * Kg : NULL;
+  float *wide = scratch + image_floats(g); /* the output rows at the wide positions, whole tiles */
   if (j1 > L) j1 = L;
-  for (int64_t jb = j0; jb < j1; jb += JB * NR)
+  for (int64_t jb = j0; jb < j1; jb += JB * k.nr)
     for (int64_t kt = 0; kt < ktiles(g); kt++)
-      for (int64_t j = jb; j < jb + JB * NR && j < j1; j += NR) {
-        if (avx2) tile_avx2(CRS, a + kt * CRS * MR, off, scratch + j, tile);
-        else tile_base(CRS, a + kt * CRS * MR, off, scratch + j, tile);
-        int rows = Kg - kt * MR < MR ? (int)(Kg - kt * MR) : MR;
-        store_tile(g, tile, rows, j, L - j < NR ? L - j : NR, yg + kt * MR * PQ, bg ? bg + kt * MR : NULL);
-      }
+      for (int64_t j = jb; j < jb + JB * k.nr && j < j1; j += k.nr)
+        k.tile(CRS, a + kt * CRS * k.mr, off, scratch + j, wide + kt * k.mr * ldw + j, ldw);
+  store_rows(g, wide, ldw, j0, j1, y + gr * Kg * PQ, bias ? bias + gr * Kg : NULL);
 }
 
 void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *dy,
                                      const float *packed, float *dweight, float *scratch) {
-  int64_t Kg = g->K / g->G, CRS = taps(g), Lv = wide_len(g);
+  int64_t Kg = g->K / g->G, CRS = taps(g), Lv = wide_len(g), steps = (cnn_conv2d_implicit_positions(g) + 7) / 8;
   int64_t Wp = pad_w(g), Q = g->Q, PQ = g->P * g->Q;
+  kernels k = pick(g);
   const int32_t *off = (const int32_t *)packed;
   pad_image(g, x + gr * (g->C / g->G) * g->H * g->W, scratch);
   float *wide = scratch + image_floats(g);
-  memset(wide, 0, (size_t)(ktiles(g) * MR * Lv) * sizeof *wide);
-  for (int64_t k = 0; k < Kg; k++)
+  memset(wide, 0, (size_t)(tiled_rows(g) * Lv) * sizeof *wide);
+  for (int64_t c = 0; c < Kg; c++)
     for (int64_t p = 0; p < g->P; p++)
-      memcpy(wide + k * Lv + p * Wp, dy + (gr * Kg + k) * PQ + p * Q, (size_t)Q * sizeof *dy);
-  bool avx2 = cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2");
-  float sums[MR * WT];
+      memcpy(wide + c * Lv + p * Wp, dy + (gr * Kg + c) * PQ + p * Q, (size_t)Q * sizeof *dy);
+  float sums[12];
   for (int64_t kt = 0; kt < ktiles(g); kt++) {
-    int rows = Kg - kt * MR < MR ? (int)(Kg - kt * MR) : MR;
-    for (int64_t t = 0; t < CRS; t += WT) {
-      int used = CRS - t < WT ? (int)(CRS - t) : WT;
-      int32_t o[WT];
-      for (int u = 0; u < WT; u++) o[u] = off[t + (u < used ? u : 0)];
-      if (avx2) grad_avx2(Lv / 8, wide + kt * MR * Lv, Lv, o, scratch, sums);
-      else grad_base(Lv / 8, wide + kt * MR * Lv, Lv, o, scratch, sums);
+    int rows = Kg - kt * k.mr < k.mr ? (int)(Kg - kt * k.mr) : k.mr;
+    for (int64_t t = 0; t < CRS; t += k.wt) {
+      int used = CRS - t < k.wt ? (int)(CRS - t) : k.wt;
+      int32_t o[3];
+      for (int u = 0; u < k.wt; u++) o[u] = off[t + (u < used ? u : 0)];
+      k.grad(steps, wide + kt * k.mr * Lv, Lv, o, scratch, sums);
       for (int i = 0; i < rows; i++)
-        for (int u = 0; u < used; u++) dweight[(gr * Kg + kt * MR + i) * CRS + t + u] += sums[i * WT + u];
+        for (int u = 0; u < used; u++) dweight[(gr * Kg + kt * k.mr + i) * CRS + t + u] += sums[i * k.wt + u];
     }
   }
 }

@@ -35,7 +35,7 @@ void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, flo
 
 /* Group gr of one image x (C x H x W) -> output channels [gr*K/G, (gr+1)*K/G)
  * of one image y (K x P x Q), at the wide positions [j0, j1) only (a multiple
- * of the tile width, or the end), plus bias (or NULL). */
+ * of CNN_IMPLICIT_SPLIT, or the end), plus bias (or NULL). */
 void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
                                  const float *bias, float *y, int64_t j0, int64_t j1, float *scratch);
 
@@ -46,9 +46,9 @@ void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
 void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *dy,
                                      const float *packed, float *dweight, float *scratch);
 
-/* Output channels and positions per tile: split points of [0, positions)
- * must be multiples of the latter. */
+/* Output channels of the narrowest tile; split points of [0, positions)
+ * must be multiples of CNN_IMPLICIT_SPLIT (of every tile's width). */
 #define CNN_IMPLICIT_MR 4
-#define CNN_IMPLICIT_NR 24
+#define CNN_IMPLICIT_SPLIT 48
 
 #endif
