@@ -22,6 +22,7 @@
 
 #include "conv_direct.h"
 #include "conv_implicit.h"
+#include "conv_winograd.h"
 #include "im2col.h"
 #include "parallel.h"
 #include "reduce.h"
@@ -99,6 +100,13 @@ static bool implicit(const cnn_conv2d_geom *g) {
   return cnn_conv2d_implicit_ok(g) && !direct(g) && g->R * g->S > 1;
 }
 
+/* 3x3 layers with enough channels to pay for the transforms run Winograd's
+ * F(2x2, 3x3) forward (conv_winograd.h). */
+#define WINOGRAD_MIN_CHANNELS 8
+static bool winograd(const cnn_conv2d_geom *g) {
+  return cnn_conv2d_winograd_ok(g) && g->C / g->G >= WINOGRAD_MIN_CHANNELS && g->K / g->G >= CNN_IMPLICIT_MR;
+}
+
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
  * many as the micro-kernel of row products takes, or for OpenBLAS up to
  * WG_FLOATS floats of them (fewer, larger calls measured faster than blocks
@@ -139,9 +147,13 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
   if (rows < WG_ROWS) rows = WG_ROWS;
   int64_t extra = rows * (PQ > HW ? PQ : HW);
   if (direct(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
-  if (implicit(g) && cnn_conv2d_implicit_scratch(g) > extra) extra = cnn_conv2d_implicit_scratch(g);
   cnn_conv2d_geom f = flip_geom(g);
-  if (flippable(g) && implicit(&f) && cnn_conv2d_implicit_scratch(&f) > extra) extra = cnn_conv2d_implicit_scratch(&f);
+  for (int pass = 0; pass < 2; pass++) { /* g itself, and the flipped pass of its input gradient */
+    const cnn_conv2d_geom *h = pass == 0 ? g : &f;
+    if (pass == 1 && !flippable(g)) break;
+    if (implicit(h) && cnn_conv2d_implicit_scratch(h) > extra) extra = cnn_conv2d_implicit_scratch(h);
+    if (winograd(h) && cnn_conv2d_winograd_scratch(h) > extra) extra = cnn_conv2d_winograd_scratch(h);
+  }
   return gemm_work() + lines(extra) + lines(group_space(g));
 }
 
@@ -149,10 +161,14 @@ static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->
 
 /* The packed weights of the implicit product, for g or its flipped pass. */
 static int64_t packed_size(const cnn_conv2d_geom *g) {
-  int64_t size = implicit(g) ? cnn_conv2d_implicit_packed_size(g) : 0;
+  int64_t size = 0;
   cnn_conv2d_geom f = flip_geom(g);
-  if (flippable(g) && implicit(&f) && cnn_conv2d_implicit_packed_size(&f) > size)
-    size = cnn_conv2d_implicit_packed_size(&f);
+  for (int pass = 0; pass < 2; pass++) {
+    const cnn_conv2d_geom *h = pass == 0 ? g : &f;
+    if (pass == 1 && !flippable(g)) break;
+    if (implicit(h) && cnn_conv2d_implicit_packed_size(h) > size) size = cnn_conv2d_implicit_packed_size(h);
+    if (winograd(h) && cnn_conv2d_winograd_packed_size(h) > size) size = cnn_conv2d_winograd_packed_size(h);
+  }
   return lines(size);
 }
 
@@ -261,6 +277,19 @@ static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* Items [i0, i1) of (group, block of j->chunk tile rows) through Winograd's
+ * algorithm, with the transformed weights at j->packed. */
+static void winograd_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  int64_t rows = cnn_conv2d_winograd_rows(g);
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
+    cnn_conv2d_winograd_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch);
+  }
+}
+
 /* Items [i0, i1) of j->chunk images each, multiplied together (G == 1). */
 static void group_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
@@ -295,6 +324,16 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
                 thread_work(space), 0, {false}, NULL};
   if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
+  } else if (winograd(g)) {
+    float *packed = packed_space(space, work);
+    cnn_conv2d_winograd_pack(g, weight, packed);
+    int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g);
+    int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
+    if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
+    j.chunk = per;
+    j.chunks = (rows + per - 1) / per;
+    j.packed = packed;
+    cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd_items, &j);
   } else if (implicit(g)) {
     float *packed = packed_space(space, work);
     cnn_conv2d_implicit_pack(g, weight, packed);

@@ -35,11 +35,10 @@ typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
 static int64_t pad_w(const cnn_conv2d_geom *g) { return g->W + 2 * g->pad[1]; }
 static int64_t pad_h(const cnn_conv2d_geom *g) { return g->H + 2 * g->pad[0]; }
 static int64_t taps(const cnn_conv2d_geom *g) { return g->C / g->G * g->R * g->S; }
-/* Tiles of 6 channels when that leaves fewer idle rows than tiles of 4. */
-static int tile_rows(const cnn_conv2d_geom *g) {
-  int64_t Kg = g->K / g->G;
-  return Kg % 4 && (Kg + 5) / 6 * 6 < (Kg + 3) / 4 * 4 ? 6 : 4;
+int cnn_implicit_tile_rows(int64_t channels) {
+  return channels % 4 && (channels + 5) / 6 * 6 < (channels + 3) / 4 * 4 ? 6 : 4;
 }
+static int tile_rows(const cnn_conv2d_geom *g) { return cnn_implicit_tile_rows(g->K / g->G); }
 static int64_t ktiles(const cnn_conv2d_geom *g) { return (g->K / g->G + tile_rows(g) - 1) / tile_rows(g); }
 /* Rows of the packed weights and of the spread dy: whole tiles. */
 static int64_t tiled_rows(const cnn_conv2d_geom *g) { return ktiles(g) * tile_rows(g); }
@@ -187,10 +186,20 @@ typedef struct {
   grad_fn *grad;
 } kernels;
 
-static kernels pick(const cnn_conv2d_geom *g) {
+static kernels pick_rows(int mr) {
   bool avx2 = cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2");
-  if (tile_rows(g) == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
+  if (mr == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
   return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base};
+}
+static kernels pick(const cnn_conv2d_geom *g) { return pick_rows(tile_rows(g)); }
+
+void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
+                          int64_t j0, int64_t j1, float *c, int64_t ldc) {
+  kernels k = pick_rows(mr);
+  for (int64_t jb = j0; jb < j1; jb += JB * k.nr)
+    for (int64_t kt = 0; kt < ktiles; kt++)
+      for (int64_t j = jb; j < jb + JB * k.nr && j < j1; j += k.nr)
+        k.tile(depth, a + kt * depth * mr, off, x + j, c + kt * mr * ldc + j, ldc);
 }
 
 /* Positions [j0, j1) of the wide rows (Kg of them, ldw floats apart) to the
@@ -213,16 +222,12 @@ void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
                                  const float *bias, float *y, int64_t j0, int64_t j1, float *scratch) {
   int64_t Kg = g->K / g->G, CRS = taps(g), L = cnn_conv2d_implicit_positions(g), PQ = g->P * g->Q;
   int64_t ldw = wide_len(g);
-  kernels k = pick(g);
   const int32_t *off = (const int32_t *)packed;
   const float *a = packed + table_floats(g) + gr * tiled_rows(g) * CRS;
   pad_image(g, x + gr * (g->C / g->G) * g->H * g->W, scratch);
   float *wide = scratch + image_floats(g); /* the output rows at the wide positions, whole tiles */
   if (j1 > L) j1 = L;
-  for (int64_t jb = j0; jb < j1; jb += JB * k.nr)
-    for (int64_t kt = 0; kt < ktiles(g); kt++)
-      for (int64_t j = jb; j < jb + JB * k.nr && j < j1; j += k.nr)
-        k.tile(CRS, a + kt * CRS * k.mr, off, scratch + j, wide + kt * k.mr * ldw + j, ldw);
+  cnn_implicit_product(tile_rows(g), ktiles(g), CRS, a, off, scratch, j0, j1, wide, ldw);
   store_rows(g, wide, ldw, j0, j1, y + gr * Kg * PQ, bias ? bias + gr * Kg : NULL);
 }
 

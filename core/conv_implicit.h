@@ -46,6 +46,18 @@ void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
 void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *dy,
                                      const float *packed, float *dweight, float *scratch);
 
+/* The product itself, for other convolutions that read their right operand
+ * in place (conv_winograd.c): rows [0, ktiles * mr) of c (ldc apart), at
+ * columns [j0, j1) rounded up to whole tiles, = a (ktiles panels of depth x
+ * mr floats, as packed here) times the rows x + off[t], t < depth. c and x
+ * must have room for the whole tiles. */
+void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
+                          int64_t j0, int64_t j1, float *c, int64_t ldc);
+/* The channels of a tile for a product with this many output rows: 4 or 6,
+ * whichever leaves fewer idle; the columns of a tile of either divide
+ * CNN_IMPLICIT_SPLIT. */
+int cnn_implicit_tile_rows(int64_t channels);
+
 /* Output channels of the narrowest tile; split points of [0, positions)
  * must be multiples of CNN_IMPLICIT_SPLIT (of every tile's width). */
 #define CNN_IMPLICIT_MR 4

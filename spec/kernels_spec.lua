@@ -36,9 +36,10 @@ describe("cnn.conv2d against cnn.conv2d_reference", function()
 end)
 
 -- The products behind cnn.conv2d are blocked (132 rows of weights, 160 deep,
--- 512 pixels at a time) and run one micro-kernel per instruction set; layers
--- with one input channel per group take direct kernels. Shapes here cross
--- every block edge and take every path, on every kernel set this CPU runs.
+-- 512 pixels at a time) and run one micro-kernel per instruction set; stride-1
+-- layers take the implicit product, 3x3 ones Winograd's, depthwise ones
+-- direct kernels. Shapes here cross every block edge and take every path, on
+-- every kernel set this CPU runs.
 describe("cnn.conv2d on each instruction set", function()
   local shapes = {
     -- N, C, K, H, W, R, S, stride, pad, dil, groups
@@ -51,6 +52,13 @@ describe("cnn.conv2d on each instruction set", function()
     { 3, 1, 6, 28, 27, 5, 5, 1, 2, 1, 1 },    -- one input channel: the direct kernels (LeNet's first layer)
     { 2, 4, 8, 9, 13, 3, 2, 1, 1, 1, 4 },     -- depthwise: direct too, two outputs per group
     { 7, 16, 9, 6, 7, 3, 3, 1, 1, 1, 1 },     -- small images: several per product, also in the flipped pass
+    -- 3x3 with 8 or more channels: Winograd tiles of 2x2 outputs, cut at odd edges, blocks across images
+    { 3, 12, 12, 9, 8, 3, 3, 1, 0, 1, 1 },    -- no padding, odd rows of output
+    { 2, 16, 18, 11, 13, 3, 3, 1, 2, 1, 2 },  -- padding 2, two groups of 8 channels
+    { 2, 8, 6, 10, 10, 3, 3, 1, 1, 1, 1 },    -- six output channels: tiles of 6 rows
+    -- the implicit product: one channel in, six out (tiles of 6 rows); dilated with several channels
+    { 2, 1, 6, 12, 13, 5, 5, 1, 2, 1, 1 },
+    { 2, 5, 7, 13, 12, 3, 2, 1, { 1, 2 }, { 2, 1 }, 1 },
   }
   for _, isa in ipairs(cnn.isas()) do
     it("agree with the naive twin: " .. isa, function()
