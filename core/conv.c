@@ -140,6 +140,11 @@ static int64_t group_space(const cnn_conv2d_geom *g) {
   return groupable(g, PQ < HW ? PQ : HW) ? (g->K > g->C ? g->K : g->C) * GROUP_COLS : 0;
 }
 
+/* The weight gradient of a Winograd layer, in the transformed domain. */
+static int64_t winograd_grad_space(const cnn_conv2d_geom *g) {
+  return winograd(g) ? cnn_conv2d_winograd_grad_size(g) : 0;
+}
+
 /* Per thread: the product's packing space, and rows of the column matrix (a
  * whole column matrix only for the input gradient of a strided convolution). */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
@@ -154,7 +159,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
     if (implicit(h) && cnn_conv2d_implicit_scratch(h) > extra) extra = cnn_conv2d_implicit_scratch(h);
     if (winograd(h) && cnn_conv2d_winograd_scratch(h) > extra) extra = cnn_conv2d_winograd_scratch(h);
   }
-  return gemm_work() + lines(extra) + lines(group_space(g));
+  return gemm_work() + lines(extra) + lines(group_space(g)) + lines(winograd_grad_space(g));
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -327,7 +332,7 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   } else if (winograd(g)) {
     float *packed = packed_space(space, work);
     cnn_conv2d_winograd_pack(g, weight, packed);
-    int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g);
+    int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, false);
     int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
     if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
     j.chunk = per;
@@ -433,11 +438,57 @@ static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread
     }
 }
 
+/* Winograd's weight gradient: each thread sums the transformed gradient of
+ * its blocks of tile rows in its own space; the sums of the threads that ran
+ * are added and transformed back into dweight. */
+static float *winograd_du(const conv_job *j, int thread) {
+  const cnn_conv2d_geom *g = j->g;
+  return thread_space(g, j->work, thread) + thread_work(g) - lines(winograd_grad_space(g));
+}
+
+static void winograd_grad_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  float *du = winograd_du(j, thread), *scratch = thread_space(g, j->work, thread) + gemm_work();
+  if (!j->ran[thread]) memset(du, 0, (size_t)winograd_grad_space(g) * sizeof *du);
+  j->ran[thread] = true;
+  int64_t rows = cnn_conv2d_winograd_rows(g);
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
+    cnn_conv2d_winograd_weight_grad(g, gr, j->inp, j->dout, j->packed, du, r0, r1, scratch);
+  }
+}
+
+static void winograd_grad(const cnn_conv2d_geom *g, conv_job *j) {
+  j->packed = packed_space(g, j->work);
+  cnn_conv2d_winograd_pack(g, NULL, packed_space(g, j->work));
+  int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, true);
+  int64_t parts = 2 * cnn_parallel_threads() / g->G;
+  if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
+  j->chunk = per;
+  j->chunks = (rows + per - 1) / per;
+  int64_t macs = weight_size(g) * g->N * g->P * g->Q;
+  cnn_parallel_for(g->G * j->chunks, cnn_parallel_grain(macs / (g->G * j->chunks)), winograd_grad_items, j);
+  float *sum = NULL;
+  int64_t size = winograd_grad_space(g);
+  for (int t = 0; t < cnn_parallel_threads(); t++) {
+    if (!j->ran[t]) continue;
+    float *du = winograd_du(j, t);
+    if (!sum) sum = du;
+    else for (int64_t i = 0; i < size; i++) sum[i] += du[i];
+  }
+  if (sum) cnn_conv2d_winograd_grad_finish(g, sum, j->dweight);
+}
+
 void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, const float *dout, float *dweight,
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
     conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}, NULL};
+    if (winograd(g)) {
+      winograd_grad(g, &j);
+      goto bias;
+    }
     if (implicit(g)) {
       j.packed = packed_space(g, work);
       cnn_conv2d_implicit_pack(g, NULL, packed_space(g, work));
@@ -449,6 +500,7 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
       if (j.ran[t])
         for (int64_t i = 0; i < wsize; i++) dweight[i] += priv[(t - 1) * wsize + i];
   }
+bias:
   if (dbias)
     for (int64_t k = 0; k < g->K; k++) {
       double s = 0;

@@ -191,7 +191,22 @@ static kernels pick_rows(int mr) {
   if (mr == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
   return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base};
 }
-static kernels pick(const cnn_conv2d_geom *g) { return pick_rows(tile_rows(g)); }
+void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
+                               const int32_t *off, const float *x, float *c, int64_t ldc) {
+  kernels k = pick_rows(mr);
+  float sums[12];
+  for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+    int m = rows - i0 < mr ? (int)(rows - i0) : mr;
+    for (int64_t u0 = 0; u0 < cols; u0 += k.wt) {
+      int used = cols - u0 < k.wt ? (int)(cols - u0) : k.wt;
+      int32_t o[3];
+      for (int u = 0; u < k.wt; u++) o[u] = off[u0 + (u < used ? u : 0)];
+      k.grad(steps, d + i0 * ld, ld, o, x, sums);
+      for (int i = 0; i < m; i++)
+        for (int u = 0; u < used; u++) c[(i0 + i) * ldc + u0 + u] += sums[i * k.wt + u];
+    }
+  }
+}
 
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc) {
@@ -235,7 +250,6 @@ void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
                                      const float *packed, float *dweight, float *scratch) {
   int64_t Kg = g->K / g->G, CRS = taps(g), Lv = wide_len(g), steps = (cnn_conv2d_implicit_positions(g) + 7) / 8;
   int64_t Wp = pad_w(g), Q = g->Q, PQ = g->P * g->Q;
-  kernels k = pick(g);
   const int32_t *off = (const int32_t *)packed;
   pad_image(g, x + gr * (g->C / g->G) * g->H * g->W, scratch);
   float *wide = scratch + image_floats(g);
@@ -243,16 +257,5 @@ void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
   for (int64_t c = 0; c < Kg; c++)
     for (int64_t p = 0; p < g->P; p++)
       memcpy(wide + c * Lv + p * Wp, dy + (gr * Kg + c) * PQ + p * Q, (size_t)Q * sizeof *dy);
-  float sums[12];
-  for (int64_t kt = 0; kt < ktiles(g); kt++) {
-    int rows = Kg - kt * k.mr < k.mr ? (int)(Kg - kt * k.mr) : k.mr;
-    for (int64_t t = 0; t < CRS; t += k.wt) {
-      int used = CRS - t < k.wt ? (int)(CRS - t) : k.wt;
-      int32_t o[3];
-      for (int u = 0; u < k.wt; u++) o[u] = off[t + (u < used ? u : 0)];
-      k.grad(steps, wide + kt * k.mr * Lv, Lv, o, scratch, sums);
-      for (int i = 0; i < rows; i++)
-        for (int u = 0; u < used; u++) dweight[(gr * Kg + kt * k.mr + i) * CRS + t + u] += sums[i * k.wt + u];
-    }
-  }
+  cnn_implicit_row_products(tile_rows(g), Kg, CRS, steps, wide, Lv, off, scratch, dweight + gr * Kg * CRS, CRS);
 }

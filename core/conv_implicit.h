@@ -53,6 +53,11 @@ void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
  * must have room for the whole tiles. */
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc);
+/* And the products of rows: c[i*ldc + u] += sum over j < 8 steps of
+ * d[i*ld + j] * x[off[u] + j], for i < rows, u < cols; d must have whole
+ * tiles of mr rows (the rows past `rows` are read, not used). */
+void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
+                               const int32_t *off, const float *x, float *c, int64_t ldc);
 /* The channels of a tile for a product with this many output rows: 4 or 6,
  * whichever leaves fewer idle; the columns of a tile of either divide
  * CNN_IMPLICIT_SPLIT. */

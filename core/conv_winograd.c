@@ -22,7 +22,13 @@
 
 #include "conv_implicit.h"
 
-#define TARGET_TILES 192 /* tiles per block: the products' columns */
+/* Tiles per block, the columns of the products: the forward products are
+ * fastest with blocks that stay in L2, the weight gradient's row products with
+ * long rows (each sum of a tile is reduced across its vector once per
+ * block), up to GRAD_FLOATS floats of V and M per thread. */
+#define FORWARD_TILES 192
+#define GRAD_TILES 768
+#define GRAD_FLOATS ((int64_t)1 << 20)
 
 static int64_t tiles_h(const cnn_conv2d_geom *g) { return (g->P + 1) / 2; }
 static int64_t tiles_w(const cnn_conv2d_geom *g) { return (g->Q + 1) / 2; }
@@ -33,38 +39,52 @@ static int64_t table_floats(const cnn_conv2d_geom *g) { return (g->C / g->G + 15
 
 int64_t cnn_conv2d_winograd_rows(const cnn_conv2d_geom *g) { return g->N * tiles_h(g); }
 
-int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g) {
-  int64_t per = TARGET_TILES / tiles_w(g);
+int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad) {
+  int64_t tiles = FORWARD_TILES;
+  if (grad) {
+    tiles = GRAD_FLOATS / (16 * (g->C / g->G + krows(g)));
+    tiles = tiles > GRAD_TILES ? GRAD_TILES : tiles < FORWARD_TILES ? FORWARD_TILES : tiles;
+  }
+  int64_t per = tiles / tiles_w(g);
   return per < 1 ? 1 : per;
 }
 
-/* Floats per row of V and M: a block's tiles, in whole tiles of the product. */
-static int64_t row_stride(const cnn_conv2d_geom *g) {
-  int64_t t = cnn_conv2d_winograd_block_rows(g) * tiles_w(g);
+/* Floats per row of V and M: a block's tiles and a vector more (the
+ * transforms go a whole vector of tiles at a time, past the last), in whole
+ * tiles of the product. */
+static int64_t row_stride(const cnn_conv2d_geom *g, bool grad) {
+  int64_t t = cnn_conv2d_winograd_block_rows(g, grad) * tiles_w(g) + 8;
   return (t + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
 }
 
+/* Floats of a split half-row: tiles_w + 1 columns and a vector to read past,
+ * in whole vectors. */
+static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 1 + 7) / 8 * 8 + 8; }
+
 bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g) {
   return g->R == 3 && g->S == 3 && g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] == 1 && g->dil[1] == 1 &&
-         16 * (g->C / g->G) * (row_stride(g) + 48) < ((int64_t)1 << 31);
+         16 * (g->C / g->G) * (row_stride(g, true) + 48) < ((int64_t)1 << 31);
 }
 
 int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
   return table_floats(g) + 16 * g->G * krows(g) * (g->C / g->G);
 }
 
-/* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
- * the four input rows of a tile row split into even and odd columns. */
+/* V (16 rows per channel), M (16 rows per output channel, whole tiles), the
+ * four input rows of a tile row split into even and odd columns, and a row
+ * to split. */
+static int64_t split_floats(const cnn_conv2d_geom *g) { return 10 * half_row(g); }
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g) {
-  int64_t ts = row_stride(g);
-  return 16 * (g->C / g->G) * ts + 48 + 16 * krows(g) * ts + 8 * (tiles_w(g) + 1);
+  int64_t ts = row_stride(g, false) > row_stride(g, true) ? row_stride(g, false) : row_stride(g, true);
+  return 16 * (g->C / g->G) * ts + 48 + 16 * krows(g) * ts + split_floats(g);
 }
 
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed) {
-  int64_t Kg = g->K / g->G, Cg = g->C / g->G, ts = row_stride(g), kn = ktiles(g);
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, ts = row_stride(g, !weight), kn = ktiles(g);
   int m = mr(g);
   int32_t *off = (int32_t *)packed;
   for (int64_t c = 0; c < Cg; c++) off[c] = (int32_t)(c * ts);
+  if (!weight) return;
   float *u = packed + table_floats(g); /* [gr][xi][ktile][c][m] */
   for (int64_t gr = 0; gr < g->G; gr++) /* in the order of the packed rows, so that each xi is written in sequence */
     for (int64_t kt = 0; kt < kn; kt++)
@@ -105,21 +125,17 @@ typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
     memcpy(&v_, (p), sizeof v_);                                                                                       \
     v_;                                                                                                                \
   })
-#define LOAD1(p) (*(p))
 #define STORE8(p, x) memcpy((p), &(x), sizeof(v8))
-#define STORE1(p, x) (*(p) = (x))
 
-/* e[j] = x[2j], o[j] = x[2j + 1] for j < n. */
+/* e[j] = x[2j], o[j] = x[2j + 1] for j < n, a multiple of 8. */
 CLONES static void deinterleave(int64_t n, const float *x, float *e, float *o) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
+  for (int64_t j = 0; j < n; j += 8) {
     v8 a = LOAD8(x + 2 * j), b = LOAD8(x + 2 * j + 8);
     v8 ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
     v8 od = __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
     STORE8(e + j, ev);
     STORE8(o + j, od);
   }
-  for (; j < n; j++) e[j] = x[2 * j], o[j] = x[2 * j + 1];
 }
 
 /* x[2j] = e[j], x[2j + 1] = o[j] for j < n. */
@@ -135,35 +151,25 @@ CLONES static void interleave(int64_t n, const float *e, const float *o, float *
   for (; j < n; j++) x[2 * j] = e[j], x[2 * j + 1] = o[j];
 }
 
-/* Columns [col0, col0 + 2 n + 2) of input row h (zero outside the image),
- * split: e[j] = column col0 + 2j, o[j] = column col0 + 2j + 1, j <= n. */
-static void split_row(const cnn_conv2d_geom *g, const float *x, int64_t h, int64_t col0, int64_t n, float *e,
-                      float *o) {
-  if (h < 0 || h >= g->H) {
-    memset(e, 0, (size_t)(n + 1) * sizeof *e);
-    memset(o, 0, (size_t)(n + 1) * sizeof *o);
+/* Columns [col0, col0 + 2 half) of a row of width floats (none when row is
+ * NULL), zero outside it, split: e[j] = column col0 + 2j, o[j] = column
+ * col0 + 2j + 1, j < half. buf: 2 half floats. */
+static void split_row(const float *row, int64_t width, int64_t col0, int64_t half, float *buf, float *e, float *o) {
+  int64_t lo = col0 < 0 ? -col0 : 0, hi = width - col0 < 2 * half ? width - col0 : 2 * half;
+  if (!row || hi <= lo) {
+    memset(e, 0, (size_t)half * sizeof *e);
+    memset(o, 0, (size_t)half * sizeof *o);
     return;
   }
-  const float *row = x + h * g->W;
-  /* the pairs j in [lo, hi) lie inside the row; the others are done one by one */
-  int64_t lo = col0 >= 0 ? 0 : (-col0 + 1) / 2, hi = (g->W - col0) / 2;
-  if (hi > n + 1) hi = n + 1;
-  if (hi < lo) hi = lo;
-  for (int64_t j = 0; j <= n; j++) {
-    if (j == lo && hi > lo) {
-      deinterleave(hi - lo, row + col0 + 2 * lo, e + lo, o + lo);
-      j = hi - 1;
-      continue;
-    }
-    int64_t a = col0 + 2 * j, b = a + 1;
-    e[j] = a >= 0 && a < g->W ? row[a] : 0.0f;
-    o[j] = b >= 0 && b < g->W ? row[b] : 0.0f;
-  }
+  memset(buf, 0, (size_t)lo * sizeof *buf);
+  memcpy(buf + lo, row + col0 + lo, (size_t)(hi - lo) * sizeof *buf);
+  memset(buf + hi, 0, (size_t)(2 * half - hi) * sizeof *buf);
+  deinterleave(half, buf, e, o);
 }
 
-/* V[xi][c][j], j < n (rows vs floats apart), from the split rows d0..d3
- * (e and o each, n + 1 floats): B^T down, then B across. Eight tiles at a
- * time, then one by one. */
+/* V[xi][c][j], j < n rounded up to whole vectors (rows vs floats apart),
+ * from the split rows d0..d3 (e and o each, a vector more): B^T down, then
+ * B across. */
 #define INPUT_TILES(T, LOAD, STORE)                                                                                    \
   do {                                                                                                                 \
     T be[4][2], bo[4][2]; /* B^T d at columns 2j, 2j + 2 (be) and 2j + 1, 2j + 3 (bo) */                               \
@@ -187,25 +193,26 @@ static void split_row(const cnn_conv2d_geom *g, const float *x, int64_t h, int64
 CLONES static void input_tiles(int64_t n, const float *e0, const float *o0, const float *e1, const float *o1,
                                const float *e2, const float *o2, const float *e3, const float *o3, float *v,
                                int64_t vs) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) INPUT_TILES(v8, LOAD8, STORE8);
-  for (; j < n; j++) INPUT_TILES(float, LOAD1, STORE1);
+  for (int64_t j = 0; j < n; j += 8) INPUT_TILES(v8, LOAD8, STORE8);
 }
 
-/* Tile row th of channel plane x into V[xi][c][j], j < tiles_w. */
+/* Tile row th of channel plane x into V[xi][c][j], j < tiles_w (and junk up
+ * to the next whole vector). */
 static void input_row(const cnn_conv2d_geom *g, const float *x, int64_t th, float *v, int64_t vstride, float *split) {
-  int64_t tw = tiles_w(g);
-  float *p[8];
+  int64_t half = half_row(g);
+  float *p[8], *buf = split + 8 * half;
   for (int r = 0; r < 4; r++) {
-    p[2 * r] = split + 2 * r * (tw + 1);
-    p[2 * r + 1] = p[2 * r] + tw + 1;
-    split_row(g, x, 2 * th - g->pad[0] + r, -g->pad[1], tw, p[2 * r], p[2 * r + 1]);
+    int64_t h = 2 * th - g->pad[0] + r;
+    p[2 * r] = split + 2 * r * half;
+    p[2 * r + 1] = p[2 * r] + half;
+    split_row(h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, p[2 * r], p[2 * r + 1]);
   }
-  input_tiles(tw, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
+  input_tiles(tiles_w(g), p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
 }
 
 /* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, split
- * into the even and odd columns of the two output rows. */
+ * into the even and odd columns of the two output rows (n rounded up to whole
+ * vectors: M has room past the tiles, y0e.. a vector more). */
 #define OUTPUT_TILES(T, LOAD, STORE)                                                                                   \
   do {                                                                                                                 \
     T s0[4], s1[4];                                                                                                    \
@@ -225,16 +232,14 @@ static void input_row(const cnn_conv2d_geom *g, const float *x, int64_t th, floa
 
 CLONES static void output_tiles(int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e,
                                 float *y1o) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) OUTPUT_TILES(v8, LOAD8, STORE8);
-  for (; j < n; j++) OUTPUT_TILES(float, LOAD1, STORE1);
+  for (int64_t j = 0; j < n; j += 8) OUTPUT_TILES(v8, LOAD8, STORE8);
 }
 
 /* Tile row th of M into output plane y (P x Q), plus b. */
 static void output_row(const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y, float b,
                        float *split) {
-  int64_t tw = tiles_w(g), Q = g->Q;
-  float *s[4] = {split, split + tw, split + 2 * tw, split + 3 * tw};
+  int64_t tw = tiles_w(g), Q = g->Q, half = half_row(g);
+  float *s[4] = {split, split + half, split + 2 * half, split + 3 * half};
   output_tiles(tw, m, mstride, b, s[0], s[1], s[2], s[3]);
   for (int a = 0; a < 2 && 2 * th + a < g->P; a++) {
     float *row = y + (2 * th + a) * Q;
@@ -243,19 +248,28 @@ static void output_row(const cnn_conv2d_geom *g, const float *m, int64_t mstride
   }
 }
 
-void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
-                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch) {
-  int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g);
-  int64_t HW = g->H * g->W, PQ = g->P * g->Q, T = (row1 - row0) * tw;
-  float *v = scratch, *m = v + 16 * Cg * ts + 48, *split = m + 16 * krows(g) * ts;
+/* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
+ * zeros in the rest of each row (the last tiles of the products read it). */
+static void input_block(const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v,
+                        int64_t ts, float *split) {
+  int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W;
+  int64_t T = (row1 - row0) * tw;
   for (int64_t c = 0; c < Cg; c++) {
     for (int64_t r = row0; r < row1; r++) {
       const float *x = inp + ((r / th_n) * g->C + gr * Cg + c) * HW;
       input_row(g, x, r % th_n, v + c * ts + (r - row0) * tw, Cg * ts, split);
     }
-    for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
+    for (int xi = 0; xi < 16; xi++)
       memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(ts - T) * sizeof(float));
   }
+}
+
+void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
+                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch) {
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, false);
+  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw;
+  float *v = scratch, *m = v + 16 * Cg * ts + 48, *split = m + 16 * krows(g) * ts;
+  input_block(g, gr, inp, row0, row1, v, ts, split);
   const int32_t *off = (const int32_t *)packed;
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
@@ -266,4 +280,74 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
       float *y = out + ((r / th_n) * g->K + gr * Kg + k) * PQ;
       output_row(g, m + k * ts + (r - row0) * tw, krows(g) * ts, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
     }
+}
+
+/* ---- weight gradient ---- */
+
+/* dU[xi] = (A dy A^T)[xi] of n tiles, from the even and odd columns of the
+ * two dy rows of a tile row (n + 1 floats each). With A = [1 0; 1 1; 1 -1;
+ * 0 -1]: down, z = y0, y0 + y1, y0 - y1, -y1; across, the same. */
+#define DY_TILES(T, LOAD, STORE)                                                                                       \
+  do {                                                                                                                 \
+    T a0 = LOAD(y0e + j), b0 = LOAD(y0o + j), a1 = LOAD(y1e + j), b1 = LOAD(y1o + j);                                 \
+    T ze[4] = {a0, a0 + a1, a0 - a1, -a1}, zo[4] = {b0, b0 + b1, b0 - b1, -b1};                                       \
+    for (int i = 0; i < 4; i++) {                                                                                      \
+      T w0 = ze[i], w1 = ze[i] + zo[i], w2 = ze[i] - zo[i], w3 = -zo[i];                                              \
+      STORE(d + (4 * i) * ds + j, w0);                                                                                 \
+      STORE(d + (4 * i + 1) * ds + j, w1);                                                                             \
+      STORE(d + (4 * i + 2) * ds + j, w2);                                                                             \
+      STORE(d + (4 * i + 3) * ds + j, w3);                                                                             \
+    }                                                                                                                  \
+  } while (0)
+
+CLONES static void dy_tiles(int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d,
+                            int64_t ds) {
+  for (int64_t j = 0; j < n; j += 8) DY_TILES(v8, LOAD8, STORE8);
+}
+
+int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g->K * (g->C / g->G); }
+
+void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *dout,
+                                     const float *packed, float *du, int64_t row0, int64_t row1, float *scratch) {
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
+  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8;
+  float *v = scratch, *d = v + 16 * Cg * ts + 48, *split = d + 16 * krows(g) * ts;
+  input_block(g, gr, inp, row0, row1, v, ts, split);
+  for (int64_t k = 0; k < krows(g); k++) { /* d[xi][k][t]: dy of the tiles, transformed */
+    for (int64_t r = row0; r < row1 && k < Kg; r++) {
+      const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;
+      int64_t p = 2 * (r % th_n), half = half_row(g);
+      float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
+      split_row(dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
+      split_row(p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
+      dy_tiles(tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, krows(g) * ts);
+    }
+    for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
+      memset(d + (xi * krows(g) + k) * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? ts - T : ts) * sizeof(float));
+  }
+  const int32_t *off = (const int32_t *)packed;
+  for (int xi = 0; xi < 16; xi++)
+    cnn_implicit_row_products(mr(g), Kg, Cg, steps, d + xi * krows(g) * ts, ts, off, v + xi * Cg * ts,
+                              du + (gr * 16 + xi) * Kg * Cg, Cg);
+}
+
+void cnn_conv2d_winograd_grad_finish(const cnn_conv2d_geom *g, const float *du, float *dweight) {
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G;
+  for (int64_t gr = 0; gr < g->G; gr++)
+    for (int64_t k = 0; k < Kg; k++)
+      for (int64_t c = 0; c < Cg; c++) {
+        float t[4][4], h[4][3];
+        for (int xi = 0; xi < 16; xi++) t[xi / 4][xi % 4] = du[((gr * 16 + xi) * Kg + k) * Cg + c];
+        for (int i = 0; i < 4; i++) { /* t G, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+          h[i][0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+          h[i][1] = 0.5f * (t[i][1] - t[i][2]);
+          h[i][2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+        }
+        float *w = dweight + ((gr * Kg + k) * Cg + c) * 9;
+        for (int b = 0; b < 3; b++) { /* G^T (t G) */
+          w[b] += h[0][b] + 0.5f * (h[1][b] + h[2][b]);
+          w[3 + b] += 0.5f * (h[1][b] - h[2][b]);
+          w[6 + b] += 0.5f * (h[1][b] + h[2][b]) + h[3][b];
+        }
+      }
 }

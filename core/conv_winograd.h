@@ -25,16 +25,28 @@ bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g);
  * the scratch of one call (one per thread). */
 int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g);
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g);
-/* Tile rows in all, and per block (a call's unit of work). */
+/* Tile rows in all, and at most per block (a call's unit of work) of the
+ * forward pass or (grad) the weight gradient. */
 int64_t cnn_conv2d_winograd_rows(const cnn_conv2d_geom *g);
-int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g);
+int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad);
 
 /* Weights (K x C/G x 3 x 3), transformed, into packed (packed_size floats,
- * 64-byte aligned). */
+ * 64-byte aligned), after the offset table of the forward products; with
+ * weight NULL, only the offset table of the weight gradient. */
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed);
-/* Group gr of the tile rows [row0, row1) (at most block_rows of them) of inp
+/* Group gr of the tile rows [row0, row1) (at most a block) of inp
  * (N x C x H x W) -> out (N x K x P x Q), plus bias (or NULL). */
 void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
                                  const float *bias, float *out, int64_t row0, int64_t row1, float *scratch);
+
+/* The weight gradient in the transformed domain: dU[xi] (K/G x C/G) = sum
+ * over tiles of (A dy A^T)[xi] (B^T d B)[xi], then dweight += G^T dU G.
+ * grad_size: the floats of dU (all groups). The tile rows [row0, row1) of
+ * group gr, from inp and dout (N x K x P x Q), add to du; packed holds the
+ * offset table (cnn_conv2d_winograd_pack with weight NULL). */
+int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g);
+void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *dout,
+                                     const float *packed, float *du, int64_t row0, int64_t row1, float *scratch);
+void cnn_conv2d_winograd_grad_finish(const cnn_conv2d_geom *g, const float *du, float *dweight);
 
 #endif
