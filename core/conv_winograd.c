@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "conv_implicit.h"
+#include "sgemm.h"
 
 /* Tiles per block, the columns of the products: the forward products are
  * fastest with blocks that stay in L2, the weight gradient's row products with
@@ -114,8 +115,16 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
 }
 
 /* The transforms only add and subtract, so wider vectors give the same sums:
- * they are compiled for AVX2 too, picked at load time. */
-#define CLONES __attribute__((target_clones("avx2", "default")))
+ * each body is compiled for baseline x86-64 and for AVX2, and the AVX2 build
+ * runs where the CPU has it (unless the portable kernels were asked for). */
+#define BODY static inline __attribute__((always_inline))
+#define TWICE(name, params, args)                                                                                      \
+  static void name##_base params { name##_body args; }                                                                 \
+  __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
+  static void name params {                                                                                            \
+    if (cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2")) name##_avx2 args;                            \
+    else name##_base args;                                                                                             \
+  }
 
 typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
 typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
@@ -128,7 +137,7 @@ typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
 #define STORE8(p, x) memcpy((p), &(x), sizeof(v8))
 
 /* e[j] = x[2j], o[j] = x[2j + 1] for j < n, a multiple of 8. */
-CLONES static void deinterleave(int64_t n, const float *x, float *e, float *o) {
+BODY void deinterleave_body(int64_t n, const float *x, float *e, float *o) {
   for (int64_t j = 0; j < n; j += 8) {
     v8 a = LOAD8(x + 2 * j), b = LOAD8(x + 2 * j + 8);
     v8 ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
@@ -137,9 +146,11 @@ CLONES static void deinterleave(int64_t n, const float *x, float *e, float *o) {
     STORE8(o + j, od);
   }
 }
+TWICE(deinterleave, (int64_t n, const float *x, float *e, float *o), (n, x, e, o))
+
 
 /* x[2j] = e[j], x[2j + 1] = o[j] for j < n. */
-CLONES static void interleave(int64_t n, const float *e, const float *o, float *x) {
+BODY void interleave_body(int64_t n, const float *e, const float *o, float *x) {
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) {
     v8 a = LOAD8(e + j), b = LOAD8(o + j);
@@ -150,6 +161,8 @@ CLONES static void interleave(int64_t n, const float *e, const float *o, float *
   }
   for (; j < n; j++) x[2 * j] = e[j], x[2 * j + 1] = o[j];
 }
+TWICE(interleave, (int64_t n, const float *e, const float *o, float *x), (n, e, o, x))
+
 
 /* Columns [col0, col0 + 2 half) of a row of width floats (none when row is
  * NULL), zero outside it, split: e[j] = column col0 + 2j, o[j] = column
@@ -190,11 +203,16 @@ static void split_row(const float *row, int64_t width, int64_t col0, int64_t hal
     }                                                                                                                  \
   } while (0)
 
-CLONES static void input_tiles(int64_t n, const float *e0, const float *o0, const float *e1, const float *o1,
+BODY void input_tiles_body(int64_t n, const float *e0, const float *o0, const float *e1, const float *o1,
                                const float *e2, const float *o2, const float *e3, const float *o3, float *v,
                                int64_t vs) {
   for (int64_t j = 0; j < n; j += 8) INPUT_TILES(v8, LOAD8, STORE8);
 }
+TWICE(input_tiles,
+      (int64_t n, const float *e0, const float *o0, const float *e1, const float *o1, const float *e2, const float *o2,
+       const float *e3, const float *o3, float *v, int64_t vs),
+      (n, e0, o0, e1, o1, e2, o2, e3, o3, v, vs))
+
 
 /* Tile row th of channel plane x into V[xi][c][j], j < tiles_w (and junk up
  * to the next whole vector). */
@@ -230,10 +248,13 @@ static void input_row(const cnn_conv2d_geom *g, const float *x, int64_t th, floa
     STORE(y1o + j, e);                                                                                                 \
   } while (0)
 
-CLONES static void output_tiles(int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e,
+BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e,
                                 float *y1o) {
   for (int64_t j = 0; j < n; j += 8) OUTPUT_TILES(v8, LOAD8, STORE8);
 }
+TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e, float *y1o),
+      (n, m, ms, b, y0e, y0o, y1e, y1o))
+
 
 /* Tile row th of M into output plane y (P x Q), plus b. */
 static void output_row(const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y, float b,
@@ -300,10 +321,13 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
     }                                                                                                                  \
   } while (0)
 
-CLONES static void dy_tiles(int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d,
+BODY void dy_tiles_body(int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d,
                             int64_t ds) {
   for (int64_t j = 0; j < n; j += 8) DY_TILES(v8, LOAD8, STORE8);
 }
+TWICE(dy_tiles, (int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d, int64_t ds),
+      (n, y0e, y0o, y1e, y1o, d, ds))
+
 
 int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g->K * (g->C / g->G); }
 
