@@ -59,9 +59,16 @@ static void matmul_range(void *ctx, int64_t first, int64_t last, int thread) {
       for (int64_t e = 0; e < m * n; e++) c[e] = 0.0f;
       continue;
     }
-    cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                (int)k, 1.0f, cnn_tensor_data(j->a) + i * j->a->stride[0], (int)j->lda,
-                cnn_tensor_data(j->b) + i * j->b->stride[0], (int)j->ldb, 0.0f, c, (int)n);
+    const float *a = cnn_tensor_data(j->a) + i * j->a->stride[0], *b = cnn_tensor_data(j->b) + i * j->b->stride[0];
+    if (m == 1) /* a row times a matrix: c = op(b)^T a, without packing b (sgemm packs it whole) */
+      cblas_sgemv(CblasRowMajor, j->tb ? CblasNoTrans : CblasTrans, j->tb ? (int)n : (int)k, j->tb ? (int)k : (int)n,
+                  1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, 0.0f, c, 1);
+    else if (n == 1) /* a matrix times a column: c = op(a) b */
+      cblas_sgemv(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->ta ? (int)k : (int)m, j->ta ? (int)m : (int)k,
+                  1.0f, a, (int)j->lda, b, j->tb ? 1 : (int)j->ldb, 0.0f, c, 1);
+    else
+      cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)m,
+                  (int)n, (int)k, 1.0f, a, (int)j->lda, b, (int)j->ldb, 0.0f, c, (int)n);
   }
 }
 

@@ -241,6 +241,27 @@ describe("cnn.matmul", function()
     H.assert_tensor(cnn.matmul(odd, s), naive_matmul(odd:contiguous(), s:contiguous()), 1e-4)
   end)
 
+  it("multiplies a single row or column (matrix-vector products) with operands in any layout", function()
+    cnn.seed(10)
+    local row, rowT = cnn.randn(1, 7), cnn.randn(7, 3):narrow(2, 2, 1):transpose(1, 2) -- (1, 7), stride 3 apart
+    local b, bT = cnn.randn(7, 5), cnn.randn(5, 7):transpose(1, 2)                       -- (7, 5) both
+    for _, x in ipairs({ row, rowT }) do
+      for _, y in ipairs({ b, bT }) do
+        H.assert_tensor(cnn.matmul(x, y), naive_matmul(x:contiguous(), y:contiguous()), 1e-4)
+      end
+    end
+    local a, aT = cnn.randn(6, 7), cnn.randn(7, 6):transpose(1, 2)                       -- (6, 7) both
+    local col, colT = cnn.randn(7, 1), cnn.randn(3, 7):narrow(1, 2, 1):transpose(1, 2)  -- (7, 1), contiguous or not
+    for _, x in ipairs({ a, aT }) do
+      for _, y in ipairs({ col, colT }) do
+        H.assert_tensor(cnn.matmul(x, y), naive_matmul(x:contiguous(), y:contiguous()), 1e-4)
+      end
+    end
+    local l = cnn.nn.Linear(400, 120) -- a single input: the product of one row
+    local x = cnn.randn(1, 400)
+    H.assert_tensor(l:forward(x), naive_matmul(x, l.weight:transpose(1, 2):contiguous()) + l.bias:view(1, 120), 1e-4)
+  end)
+
   it("multiplies batches of matrices, broadcasting a single one", function()
     cnn.seed(9)
     local a, b = cnn.randn(3, 4, 5), cnn.randn(3, 5, 2)
