@@ -50,24 +50,27 @@ cnn_tensor *lcnn_pushhandle(lua_State *L) {
 }
 
 /* Tensor memory lies outside Lua's heap, so the collector does not see it
- * grow: each allocation makes the collector step as if it had allocated as
- * much, and every FULL_EVERY floats allocated by a thread it collects fully.
- * The second matters in generational mode, where tensors that lived through
- * a forward and backward pass become old and only a major collection, which
- * Lua starts by the growth of its own small heap, would free them (training
- * then grew to gigabytes). */
+ * grow: each allocation of STEP_MIN floats or more makes the collector step
+ * as if it had allocated as much, and every FULL_EVERY floats allocated by a
+ * thread (small tensors included) it collects fully. The second matters in
+ * generational mode, where tensors that lived through a forward and backward
+ * pass become old and only a major collection, which Lua starts by the growth
+ * of its own small heap, would free them (training then grew to gigabytes).
+ * Smaller tensors only count towards the full collection: a step costs a few
+ * microseconds, as much as a whole small kernel (a batch-1 forward pass makes
+ * a dozen of them). */
 #define FULL_EVERY ((int64_t)1 << 26) /* 256 MiB of floats */
+#define STEP_MIN ((int64_t)1 << 14)   /* 64 KiB of floats */
 static _Thread_local int64_t allocated;
 
 void lcnn_account(lua_State *L, int64_t numel) {
-  int kb = (int)(numel / 256 > 1 << 30 ? 1 << 30 : numel / 256); /* 4 bytes a float */
-  if (kb <= 0 || !lua_gc(L, LUA_GCISRUNNING)) return;
+  if (numel <= 0 || !lua_gc(L, LUA_GCISRUNNING)) return;
   allocated += numel;
   if (allocated >= FULL_EVERY) {
     allocated = 0;
     lua_gc(L, LUA_GCCOLLECT);
-  } else {
-    lua_gc(L, LUA_GCSTEP, kb);
+  } else if (numel >= STEP_MIN) {
+    lua_gc(L, LUA_GCSTEP, (int)(numel / 256 > 1 << 30 ? 1 << 30 : numel / 256)); /* KiB: 4 bytes a float */
   }
 }
 
