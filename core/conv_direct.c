@@ -110,7 +110,7 @@ __attribute__((target("avx2"))) static void weight_avx2(const cnn_conv2d_geom *g
 }
 
 /* AVX2 unless the portable kernels were asked for or the CPU lacks it. */
-static bool use_avx2(void) { return cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2"); }
+static bool use_avx2(void) { return cnn_isa_vector_avx2(); }
 
 void cnn_conv2d_direct_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *weight,
                                const float *bias, float *y, float *scratch) {

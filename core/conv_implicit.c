@@ -187,7 +187,7 @@ typedef struct {
 } kernels;
 
 static kernels pick_rows(int mr) {
-  bool avx2 = cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2");
+  bool avx2 = cnn_isa_vector_avx2();
   if (mr == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
   return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base};
 }

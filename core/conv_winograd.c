@@ -122,7 +122,7 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
   static void name##_base params { name##_body args; }                                                                 \
   __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
   static void name params {                                                                                            \
-    if (cnn_isa_active() != &cnn_isa_scalar && cnn_isa_supported("avx2")) name##_avx2 args;                            \
+    if (cnn_isa_vector_avx2()) name##_avx2 args;                                                                       \
     else name##_base args;                                                                                             \
   }
 

@@ -230,6 +230,16 @@ bool cnn_isa_supported(const char *name) {
   return !strcmp(name, "scalar") || !strcmp(name, "openblas");
 }
 
+bool cnn_isa_vector_avx2(void) {
+  static int cpu = -1; /* the CPU check, once: -1 unknown, else 0 or 1 */
+  int has = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
+  if (has < 0) {
+    has = cnn_isa_supported("avx2");
+    __atomic_store_n(&cpu, has, __ATOMIC_RELAXED);
+  }
+  return has && cnn_isa_active() != &cnn_isa_scalar;
+}
+
 const cnn_isa *cnn_isa_by_name(const char *name) {
   for (size_t i = 0; isas[i]; i++)
     if (!strcmp(isas[i]->name, name)) return isas[i];

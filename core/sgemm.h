@@ -69,6 +69,11 @@ const cnn_isa *const *cnn_isa_all(void);
 const cnn_isa *cnn_isa_by_name(const char *name);
 /* Whether this CPU runs the named instruction set. */
 bool cnn_isa_supported(const char *name);
+/* Whether the kernels outside the matrix product (direct and implicit
+ * convolution, Winograd's transforms) run their AVX2 + FMA builds: the CPU
+ * has them and the portable kernels were not asked for. Cheap enough to ask
+ * per call. */
+bool cnn_isa_vector_avx2(void);
 /* The error of CNNLUA_ISA, if it named something unusable (else NULL). */
 const char *cnn_isa_env_error(void);
 
