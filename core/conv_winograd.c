@@ -116,13 +116,15 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
 
 /* The transforms only add and subtract, so wider vectors give the same sums:
  * each body is compiled for baseline x86-64 and for AVX2, and the AVX2 build
- * runs where the CPU has it (unless the portable kernels were asked for). */
+ * runs where the CPU has it (unless the portable kernels were asked for),
+ * as the caller says (avx2: cnn_isa_vector_avx2(), asked once per call). */
 #define BODY static inline __attribute__((always_inline))
+#define PARAMS(...) __VA_ARGS__
 #define TWICE(name, params, args)                                                                                      \
   static void name##_base params { name##_body args; }                                                                 \
   __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
-  static void name params {                                                                                            \
-    if (cnn_isa_vector_avx2()) name##_avx2 args;                                                                       \
+  static void name(bool avx2, PARAMS params) {                                                                         \
+    if (avx2) name##_avx2 args;                                                                                        \
     else name##_base args;                                                                                             \
   }
 
@@ -167,7 +169,8 @@ TWICE(interleave, (int64_t n, const float *e, const float *o, float *x), (n, e, 
 /* Columns [col0, col0 + 2 half) of a row of width floats (none when row is
  * NULL), zero outside it, split: e[j] = column col0 + 2j, o[j] = column
  * col0 + 2j + 1, j < half. buf: 2 half floats. */
-static void split_row(const float *row, int64_t width, int64_t col0, int64_t half, float *buf, float *e, float *o) {
+static void split_row(bool avx2, const float *row, int64_t width, int64_t col0, int64_t half, float *buf, float *e,
+                      float *o) {
   int64_t lo = col0 < 0 ? -col0 : 0, hi = width - col0 < 2 * half ? width - col0 : 2 * half;
   if (!row || hi <= lo) {
     memset(e, 0, (size_t)half * sizeof *e);
@@ -177,7 +180,7 @@ static void split_row(const float *row, int64_t width, int64_t col0, int64_t hal
   memset(buf, 0, (size_t)lo * sizeof *buf);
   memcpy(buf + lo, row + col0 + lo, (size_t)(hi - lo) * sizeof *buf);
   memset(buf + hi, 0, (size_t)(2 * half - hi) * sizeof *buf);
-  deinterleave(half, buf, e, o);
+  deinterleave(avx2, half, buf, e, o);
 }
 
 /* V[xi][c][j], j < n rounded up to whole vectors (rows vs floats apart),
@@ -216,16 +219,17 @@ TWICE(input_tiles,
 
 /* Tile row th of channel plane x into V[xi][c][j], j < tiles_w (and junk up
  * to the next whole vector). */
-static void input_row(const cnn_conv2d_geom *g, const float *x, int64_t th, float *v, int64_t vstride, float *split) {
+static void input_row(bool avx2, const cnn_conv2d_geom *g, const float *x, int64_t th, float *v, int64_t vstride,
+                      float *split) {
   int64_t half = half_row(g);
   float *p[8], *buf = split + 8 * half;
   for (int r = 0; r < 4; r++) {
     int64_t h = 2 * th - g->pad[0] + r;
     p[2 * r] = split + 2 * r * half;
     p[2 * r + 1] = p[2 * r] + half;
-    split_row(h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, p[2 * r], p[2 * r + 1]);
+    split_row(avx2, h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, p[2 * r], p[2 * r + 1]);
   }
-  input_tiles(tiles_w(g), p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
+  input_tiles(avx2, tiles_w(g), p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
 }
 
 /* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, split
@@ -257,28 +261,28 @@ TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0e,
 
 
 /* Tile row th of M into output plane y (P x Q), plus b. */
-static void output_row(const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y, float b,
+static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y, float b,
                        float *split) {
   int64_t tw = tiles_w(g), Q = g->Q, half = half_row(g);
   float *s[4] = {split, split + half, split + 2 * half, split + 3 * half};
-  output_tiles(tw, m, mstride, b, s[0], s[1], s[2], s[3]);
+  output_tiles(avx2, tw, m, mstride, b, s[0], s[1], s[2], s[3]);
   for (int a = 0; a < 2 && 2 * th + a < g->P; a++) {
     float *row = y + (2 * th + a) * Q;
-    interleave(Q / 2, s[2 * a], s[2 * a + 1], row);
+    interleave(avx2, Q / 2, s[2 * a], s[2 * a + 1], row);
     if (Q % 2) row[Q - 1] = s[2 * a][Q / 2];
   }
 }
 
 /* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
  * zeros in the rest of each row (the last tiles of the products read it). */
-static void input_block(const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v,
+static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v,
                         int64_t ts, float *split) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W;
   int64_t T = (row1 - row0) * tw;
   for (int64_t c = 0; c < Cg; c++) {
     for (int64_t r = row0; r < row1; r++) {
       const float *x = inp + ((r / th_n) * g->C + gr * Cg + c) * HW;
-      input_row(g, x, r % th_n, v + c * ts + (r - row0) * tw, Cg * ts, split);
+      input_row(avx2, g, x, r % th_n, v + c * ts + (r - row0) * tw, Cg * ts, split);
     }
     for (int xi = 0; xi < 16; xi++)
       memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(ts - T) * sizeof(float));
@@ -290,7 +294,8 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, false);
   int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw;
   float *v = scratch, *m = v + 16 * Cg * ts + 48, *split = m + 16 * krows(g) * ts;
-  input_block(g, gr, inp, row0, row1, v, ts, split);
+  bool avx2 = cnn_isa_vector_avx2();
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
   const int32_t *off = (const int32_t *)packed;
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
@@ -299,7 +304,7 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   for (int64_t k = 0; k < Kg; k++)
     for (int64_t r = row0; r < row1; r++) {
       float *y = out + ((r / th_n) * g->K + gr * Kg + k) * PQ;
-      output_row(g, m + k * ts + (r - row0) * tw, krows(g) * ts, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
+      output_row(avx2, g, m + k * ts + (r - row0) * tw, krows(g) * ts, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
     }
 }
 
@@ -336,15 +341,16 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
   int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8;
   float *v = scratch, *d = v + 16 * Cg * ts + 48, *split = d + 16 * krows(g) * ts;
-  input_block(g, gr, inp, row0, row1, v, ts, split);
+  bool avx2 = cnn_isa_vector_avx2();
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
   for (int64_t k = 0; k < krows(g); k++) { /* d[xi][k][t]: dy of the tiles, transformed */
     for (int64_t r = row0; r < row1 && k < Kg; r++) {
       const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;
       int64_t p = 2 * (r % th_n), half = half_row(g);
       float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
-      split_row(dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
-      split_row(p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
-      dy_tiles(tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, krows(g) * ts);
+      split_row(avx2, dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
+      split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
+      dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, krows(g) * ts);
     }
     for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
       memset(d + (xi * krows(g) + k) * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? ts - T : ts) * sizeof(float));
