@@ -14,6 +14,13 @@
  * padding needs no unfolding: the input image is its own column matrix.
  * Forward work items are (image, group, block of output pixels), so that a
  * single image still keeps every thread busy.
+ *
+ * Most layers take none of this: at stride 1 the forward pass and the weight
+ * gradient (and so, flipped, the input gradient) run the implicit product
+ * (conv_implicit.h), or Winograd's algorithm for 3x3 kernels with 48 or more
+ * channels in and out (conv_winograd.h), or for depthwise layers the direct
+ * kernels (conv_direct.h). The products above remain for strided layers,
+ * 1x1 kernels and the input gradient when padding exceeds the kernel.
  */
 #include "conv.h"
 

@@ -8,9 +8,11 @@
  *   out: N x K x P x Q        all contiguous, row-major
  * P = (H + 2*pad_h - dil_h*(R-1) - 1) / stride_h + 1, and likewise Q.
  *
- * The fast path multiplies the weights by the unfolded patches (im2col.h),
- * unfolded block by block as the product (sgemm.h) packs them; layers with one
- * input channel per group run direct kernels (conv_direct.h). Work is split
+ * Stride-1 layers run an implicit product that reads the padded image in
+ * place (conv_implicit.h), 3x3 ones with many channels Winograd's F(2x2, 3x3)
+ * (conv_winograd.h), depthwise ones direct kernels (conv_direct.h); the rest
+ * multiplies the weights by the unfolded patches (im2col.h), unfolded block by
+ * block as the product (sgemm.h) packs them. Work is split
  * across the library's threads (parallel.h). A naive direct loop nest is kept
  * beside it as the reference the specs compare against. Kernels never
  * allocate: the caller passes a workspace of cnn_conv2d_workspace_size floats
