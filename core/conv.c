@@ -103,8 +103,12 @@ static cnn_conv2d_geom flip_geom(const cnn_conv2d_geom *g) {
 static bool direct(const cnn_conv2d_geom *g) {
   return cnn_conv2d_direct_ok(g) && g->K / g->G < CNN_IMPLICIT_MR;
 }
+/* Both keep a whole padded image (and for Winograd's algorithm, blocks of its
+ * transform) per thread: past SCRATCH_MAX floats of that, huge images take the
+ * packed products, whose space is bounded. */
+#define SCRATCH_MAX ((int64_t)1 << 24)
 static bool implicit(const cnn_conv2d_geom *g) {
-  return cnn_conv2d_implicit_ok(g) && !direct(g) && g->R * g->S > 1;
+  return cnn_conv2d_implicit_ok(g) && !direct(g) && g->R * g->S > 1 && cnn_conv2d_implicit_scratch(g) <= SCRATCH_MAX;
 }
 
 /* 3x3 layers with enough channels in and out to pay for the transforms run
@@ -113,7 +117,8 @@ static bool implicit(const cnn_conv2d_geom *g) {
  * fast, 64 -> 64 and more faster on Winograd's. */
 #define WINOGRAD_MIN_CHANNELS 48
 static bool winograd(const cnn_conv2d_geom *g) {
-  return cnn_conv2d_winograd_ok(g) && g->C / g->G >= WINOGRAD_MIN_CHANNELS && g->K / g->G >= WINOGRAD_MIN_CHANNELS;
+  return cnn_conv2d_winograd_ok(g) && g->C / g->G >= WINOGRAD_MIN_CHANNELS && g->K / g->G >= WINOGRAD_MIN_CHANNELS &&
+         cnn_conv2d_winograd_scratch(g) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
