@@ -18,19 +18,13 @@
 #include <string.h>
 
 #include "sgemm.h"
+#include "vec8.h"
 
 #define SLACK 24 /* floats after the last plane: a tile reads up to a vector past its positions */
 #define JB 8 /* tiles of positions per block: their image window is reused by every tile of channels */
 
-typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-
-/* The 8 floats at p, at any alignment (a macro: no vector crosses a call). */
-#define LOAD(p)                                                                                                        \
-  ({                                                                                                                   \
-    v8 v_;                                                                                                             \
-    memcpy(&v_, (p), sizeof v_);                                                                                       \
-    v_;                                                                                                                \
-  })
+typedef cnn_v8 v8;
+#define LOAD CNN_V8_LOAD
 
 static int64_t pad_w(const cnn_conv2d_geom *g) { return g->W + 2 * g->pad[1]; }
 static int64_t pad_h(const cnn_conv2d_geom *g) { return g->H + 2 * g->pad[0]; }

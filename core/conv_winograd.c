@@ -22,6 +22,7 @@
 
 #include "conv_implicit.h"
 #include "sgemm.h"
+#include "vec8.h"
 
 /* Tiles per block, the columns of the products: the forward products are
  * fastest with blocks that stay in L2, the weight gradient's row products with
@@ -128,15 +129,10 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
     else name##_base args;                                                                                             \
   }
 
-typedef float v8 __attribute__((vector_size(8 * sizeof(float))));
-typedef int32_t v8i __attribute__((vector_size(8 * sizeof(int32_t))));
-#define LOAD8(p)                                                                                                       \
-  ({                                                                                                                   \
-    v8 v_;                                                                                                             \
-    memcpy(&v_, (p), sizeof v_);                                                                                       \
-    v_;                                                                                                                \
-  })
-#define STORE8(p, x) memcpy((p), &(x), sizeof(v8))
+typedef cnn_v8 v8;
+typedef cnn_v8i v8i;
+#define LOAD8 CNN_V8_LOAD
+#define STORE8 CNN_V8_STORE
 
 /* e[j] = x[2j], o[j] = x[2j + 1] for j < n, a multiple of 8. */
 BODY void deinterleave_body(int64_t n, const float *x, float *e, float *o) {
