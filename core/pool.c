@@ -78,12 +78,15 @@ static inline void take4(__m128 v, __m128 pos, __m128 *best, __m128 *at) {
 
 /* One output row of 2x2/2 max pooling: the window maxima and their offsets in
  * the plane (as floats), four windows at a time with SSE2 (every x86-64 has
- * it); row0 starts at offset base. */
+ * it), the last four ending at the row's end (short rows of small planes
+ * would otherwise spend most of their time in a scalar tail); row0 starts at
+ * offset base. */
 static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t W, int64_t base, float *out,
                         float *idx) {
   int64_t q = 0;
   __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f);
-  for (; q + 4 <= Q; q += 4) {
+  for (int64_t next = 0; Q >= 4 && next < Q; next += 4) {
+    q = next + 4 <= Q ? next : Q - 4; /* the last four end at Q, again over some windows: no scalar tail */
     __m128 a0 = _mm_loadu_ps(row0 + 2 * q), a1 = _mm_loadu_ps(row0 + 2 * q + 4);
     __m128 b0 = _mm_loadu_ps(row1 + 2 * q), b1 = _mm_loadu_ps(row1 + 2 * q + 4);
     __m128 pos = _mm_add_ps(_mm_set1_ps((float)(base + 2 * q)), step);
@@ -94,7 +97,7 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
     _mm_storeu_ps(out + q, best);
     _mm_storeu_ps(idx + q, at);
   }
-  for (; q < Q; q++) {
+  for (q = Q >= 4 ? Q : 0; q < Q; q++) {
     int64_t pos = base + 2 * q;
     float best = row0[2 * q];
     int64_t at = pos;
@@ -205,7 +208,9 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
       float *r0 = dx + 2 * p * W, *r1 = r0 + W;
       const float *ip = idx + p * Q, *gp = dy + p * Q;
       int64_t q = 0;
-      for (; q + 4 <= Q; q += 4) { /* four windows: the offsets in them, then the two rows interleaved */
+      for (int64_t next = 0; Q >= 4 && next < Q; next += 4) { /* four windows: the offsets in them, then the two
+                                                                 rows interleaved; the last four end at Q */
+        q = next + 4 <= Q ? next : Q - 4;
         __m128 at = _mm_sub_ps(_mm_loadu_ps(ip + q), _mm_add_ps(_mm_set1_ps((float)(2 * p * W + 2 * q)), step));
         __m128 v = _mm_loadu_ps(gp + q);
         __m128 m0 = _mm_cmpeq_ps(at, _mm_setzero_ps()), m1 = _mm_cmpeq_ps(at, one);
@@ -217,7 +222,7 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
         _mm_storeu_ps(r1 + 2 * q + 4, _mm_unpackhi_ps(c, d));
         bad |= _mm_movemask_ps(_mm_or_ps(_mm_or_ps(m0, m1), _mm_or_ps(m2, m3))) != 0xF;
       }
-      for (; q < Q; q++) {
+      for (q = Q >= 4 ? Q : 0; q < Q; q++) {
         float at = ip[q] - (float)(2 * p * W + 2 * q), v = gp[q];
         r0[2 * q] = at == 0.0f ? v : 0.0f;
         r0[2 * q + 1] = at == 1.0f ? v : 0.0f;

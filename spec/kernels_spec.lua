@@ -234,7 +234,7 @@ describe("pooling kernels", function()
 
   it("max_pool2d 2x2 (the vectorised path) matches a direct loop: ties, NaN, odd sizes", function()
     math.randomseed(41)
-    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 } }) do
+    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 } }) do
       local N, C, Hh, W = table.unpack(shape)
       local x = cnn.zeros(N, C, Hh, W)
       for n = 1, N do -- small integers: many ties
@@ -271,7 +271,7 @@ describe("pooling kernels", function()
 
   it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
     cnn.seed(42)
-    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 5, 9 } }) do
+    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 5, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 } }) do
       local N, C, Hh, W = table.unpack(shape)
       local x = cnn.randn(N, C, Hh, W)
       local y, idx = cnn.max_pool2d(x, 2)
