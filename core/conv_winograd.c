@@ -59,9 +59,9 @@ static int64_t row_stride(const cnn_conv2d_geom *g, bool grad) {
   return (t + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
 }
 
-/* Floats of a split half-row: tiles_w + 1 columns and a vector to read past,
- * in whole vectors. */
-static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 1 + 7) / 8 * 8 + 8; }
+/* Floats of a split half-row: the tiles_w + 1 columns a tile row reads, as
+ * many as its whole vectors of tiles read (up to a vector past them). */
+static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 8 + 8; }
 
 bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g) {
   return g->R == 3 && g->S == 3 && g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] == 1 && g->dil[1] == 1 &&
@@ -147,21 +147,6 @@ BODY void deinterleave_body(int64_t n, const float *x, float *e, float *o) {
 TWICE(deinterleave, (int64_t n, const float *x, float *e, float *o), (n, x, e, o))
 
 
-/* x[2j] = e[j], x[2j + 1] = o[j] for j < n. */
-BODY void interleave_body(int64_t n, const float *e, const float *o, float *x) {
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    v8 a = LOAD8(e + j), b = LOAD8(o + j);
-    v8 lo = __builtin_shuffle(a, b, (v8i){0, 8, 1, 9, 2, 10, 3, 11});
-    v8 hi = __builtin_shuffle(a, b, (v8i){4, 12, 5, 13, 6, 14, 7, 15});
-    STORE8(x + 2 * j, lo);
-    STORE8(x + 2 * j + 8, hi);
-  }
-  for (; j < n; j++) x[2 * j] = e[j], x[2 * j + 1] = o[j];
-}
-TWICE(interleave, (int64_t n, const float *e, const float *o, float *x), (n, e, o, x))
-
-
 /* Columns [col0, col0 + 2 half) of a row of width floats (none when row is
  * NULL), zero outside it, split: e[j] = column col0 + 2j, o[j] = column
  * col0 + 2j + 1, j < half. buf: 2 half floats. */
@@ -228,45 +213,40 @@ static void input_row(bool avx2, const cnn_conv2d_geom *g, const float *x, int64
   input_tiles(avx2, tiles_w(g), p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
 }
 
-/* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, split
- * into the even and odd columns of the two output rows (n rounded up to whole
- * vectors: M has room past the tiles, y0e.. a vector more). */
-#define OUTPUT_TILES(T, LOAD, STORE)                                                                                   \
-  do {                                                                                                                 \
-    T s0[4], s1[4];                                                                                                    \
-    for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */                                           \
-      T m0 = LOAD(m + c * ms + j), m1 = LOAD(m + (4 + c) * ms + j), m2 = LOAD(m + (8 + c) * ms + j),                   \
-        m3 = LOAD(m + (12 + c) * ms + j);                                                                              \
-      s0[c] = m0 + m1 + m2;                                                                                            \
-      s1[c] = m1 - m2 - m3;                                                                                            \
-    }                                                                                                                  \
-    T a = s0[0] + s0[1] + s0[2] + b, c_ = s0[1] - s0[2] - s0[3] + b; /* then A across */                               \
-    T d = s1[0] + s1[1] + s1[2] + b, e = s1[1] - s1[2] - s1[3] + b;                                                    \
-    STORE(y0e + j, a);                                                                                                 \
-    STORE(y0o + j, c_);                                                                                                \
-    STORE(y1e + j, d);                                                                                                 \
-    STORE(y1o + j, e);                                                                                                 \
-  } while (0)
-
-BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e,
-                                float *y1o) {
-  for (int64_t j = 0; j < n; j += 8) OUTPUT_TILES(v8, LOAD8, STORE8);
-}
-TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0e, float *y0o, float *y1e, float *y1o),
-      (n, m, ms, b, y0e, y0o, y1e, y1o))
-
-
-/* Tile row th of M into output plane y (P x Q), plus b. */
-static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y, float b,
-                       float *split) {
-  int64_t tw = tiles_w(g), Q = g->Q, half = half_row(g);
-  float *s[4] = {split, split + half, split + 2 * half, split + 3 * half};
-  output_tiles(avx2, tw, m, mstride, b, s[0], s[1], s[2], s[3]);
-  for (int a = 0; a < 2 && 2 * th + a < g->P; a++) {
-    float *row = y + (2 * th + a) * Q;
-    interleave(avx2, Q / 2, s[2 * a], s[2 * a + 1], row);
-    if (Q % 2) row[Q - 1] = s[2 * a][Q / 2];
+/* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, as the
+ * two output rows y0 and y1 (n rounded up to whole vectors: M has room past
+ * the tiles, y0 and y1 two vectors more). */
+#define INTERLEAVE_LO ((v8i){0, 8, 1, 9, 2, 10, 3, 11})
+#define INTERLEAVE_HI ((v8i){4, 12, 5, 13, 6, 14, 7, 15})
+BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1) {
+  for (int64_t j = 0; j < n; j += 8) {
+    v8 s0[4], s1[4];
+    for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
+      v8 m0 = LOAD8(m + c * ms + j), m1 = LOAD8(m + (4 + c) * ms + j), m2 = LOAD8(m + (8 + c) * ms + j),
+         m3 = LOAD8(m + (12 + c) * ms + j);
+      s0[c] = m0 + m1 + m2;
+      s1[c] = m1 - m2 - m3;
+    }
+    v8 e0 = s0[0] + s0[1] + s0[2] + b, o0 = s0[1] - s0[2] - s0[3] + b; /* then A across: even, odd columns */
+    v8 e1 = s1[0] + s1[1] + s1[2] + b, o1 = s1[1] - s1[2] - s1[3] + b;
+    v8 r[4] = {__builtin_shuffle(e0, o0, INTERLEAVE_LO), __builtin_shuffle(e0, o0, INTERLEAVE_HI),
+               __builtin_shuffle(e1, o1, INTERLEAVE_LO), __builtin_shuffle(e1, o1, INTERLEAVE_HI)};
+    STORE8(y0 + 2 * j, r[0]);
+    STORE8(y0 + 2 * j + 8, r[1]);
+    STORE8(y1 + 2 * j, r[2]);
+    STORE8(y1 + 2 * j + 8, r[3]);
   }
+}
+TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1), (n, m, ms, b, y0, y1))
+
+/* Tile row th of M into output plane y (P x Q), plus b, through two rows of
+ * scratch (whole vectors of tiles run past the plane's row). */
+static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y,
+                       float b, float *split) {
+  int64_t Q = g->Q, half = half_row(g);
+  output_tiles(avx2, tiles_w(g), m, mstride, b, split, split + 2 * half);
+  for (int a = 0; a < 2 && 2 * th + a < g->P; a++)
+    memcpy(y + (2 * th + a) * Q, split + 2 * a * half, (size_t)Q * sizeof *y);
 }
 
 /* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
