@@ -198,21 +198,6 @@ TWICE(input_tiles,
       (n, e0, o0, e1, o1, e2, o2, e3, o3, v, vs))
 
 
-/* Tile row th of channel plane x into V[xi][c][j], j < tiles_w (and junk up
- * to the next whole vector). */
-static void input_row(bool avx2, const cnn_conv2d_geom *g, const float *x, int64_t th, float *v, int64_t vstride,
-                      float *split) {
-  int64_t half = half_row(g);
-  float *p[8], *buf = split + 8 * half;
-  for (int r = 0; r < 4; r++) {
-    int64_t h = 2 * th - g->pad[0] + r;
-    p[2 * r] = split + 2 * r * half;
-    p[2 * r + 1] = p[2 * r] + half;
-    split_row(avx2, h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, p[2 * r], p[2 * r + 1]);
-  }
-  input_tiles(avx2, tiles_w(g), p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], v, vstride);
-}
-
 /* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, as the
  * two output rows y0 and y1 (n rounded up to whole vectors: M has room past
  * the tiles, y0 and y1 two vectors more). */
@@ -251,16 +236,36 @@ static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int6
 
 /* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
  * zeros in the rest of each row (the last tiles of the products read it). */
-static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v,
-                        int64_t ts, float *split) {
-  int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W;
+static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0,
+                        int64_t row1, float *v, int64_t ts, float *split) {
+  int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
   int64_t T = (row1 - row0) * tw;
+  float *buf = split + 8 * half;
   for (int64_t c = 0; c < Cg; c++) {
+    /* the four input rows of a tile row, split (even, odd); the next tile row
+     * of the same image shares two of them, which move up instead of being
+     * split again */
+    float *d[4][2];
+    for (int i = 0; i < 4; i++) d[i][0] = split + 2 * i * half, d[i][1] = d[i][0] + half;
     for (int64_t r = row0; r < row1; r++) {
+      int64_t th = r % th_n, first = 0;
       const float *x = inp + ((r / th_n) * g->C + gr * Cg + c) * HW;
-      input_row(avx2, g, x, r % th_n, v + c * ts + (r - row0) * tw, Cg * ts, split);
+      if (r > row0 && th > 0) {
+        for (int k = 0; k < 2; k++) {
+          float *e = d[k][0], *o = d[k][1];
+          d[k][0] = d[k + 2][0], d[k][1] = d[k + 2][1];
+          d[k + 2][0] = e, d[k + 2][1] = o;
+        }
+        first = 2;
+      }
+      for (int64_t i = first; i < 4; i++) {
+        int64_t h = 2 * th - g->pad[0] + i;
+        split_row(avx2, h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, d[i][0], d[i][1]);
+      }
+      input_tiles(avx2, tw, d[0][0], d[0][1], d[1][0], d[1][1], d[2][0], d[2][1], d[3][0], d[3][1],
+                  v + c * ts + (r - row0) * tw, Cg * ts);
     }
-    for (int xi = 0; xi < 16; xi++)
+    for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
       memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(ts - T) * sizeof(float));
   }
 }
