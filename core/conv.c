@@ -161,6 +161,15 @@ static int64_t winograd_grad_space(const cnn_conv2d_geom *g) {
   return winograd(g) ? cnn_conv2d_winograd_grad_size(g) : 0;
 }
 
+/* The forward passes that layer g runs: g itself, and the flipped pass of its
+ * input gradient when there is one; their number. */
+static int forward_passes(const cnn_conv2d_geom *g, cnn_conv2d_geom h[2]) {
+  h[0] = *g;
+  if (!flippable(g)) return 1;
+  h[1] = flip_geom(g);
+  return 2;
+}
+
 /* Per thread: the product's packing space, and rows of the column matrix (a
  * whole column matrix only for the input gradient of a strided convolution). */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
@@ -168,10 +177,9 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
   if (rows < WG_ROWS) rows = WG_ROWS;
   int64_t extra = rows * (PQ > HW ? PQ : HW);
   if (direct(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
-  cnn_conv2d_geom f = flip_geom(g);
-  for (int pass = 0; pass < 2; pass++) { /* g itself, and the flipped pass of its input gradient */
-    const cnn_conv2d_geom *h = pass == 0 ? g : &f;
-    if (pass == 1 && !flippable(g)) break;
+  cnn_conv2d_geom h_[2];
+  for (int i = 0, n = forward_passes(g, h_); i < n; i++) {
+    const cnn_conv2d_geom *h = &h_[i];
     if (implicit(h) && cnn_conv2d_implicit_scratch(h) > extra) extra = cnn_conv2d_implicit_scratch(h);
     if (winograd(h) && cnn_conv2d_winograd_scratch(h) > extra) extra = cnn_conv2d_winograd_scratch(h);
   }
@@ -183,10 +191,9 @@ static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->
 /* The packed weights of the implicit product, for g or its flipped pass. */
 static int64_t packed_size(const cnn_conv2d_geom *g) {
   int64_t size = 0;
-  cnn_conv2d_geom f = flip_geom(g);
-  for (int pass = 0; pass < 2; pass++) {
-    const cnn_conv2d_geom *h = pass == 0 ? g : &f;
-    if (pass == 1 && !flippable(g)) break;
+  cnn_conv2d_geom h_[2];
+  for (int i = 0, n = forward_passes(g, h_); i < n; i++) {
+    const cnn_conv2d_geom *h = &h_[i];
     if (implicit(h) && cnn_conv2d_implicit_packed_size(h) > size) size = cnn_conv2d_implicit_packed_size(h);
     if (winograd(h) && cnn_conv2d_winograd_packed_size(h) > size) size = cnn_conv2d_winograd_packed_size(h);
   }

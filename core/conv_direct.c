@@ -17,19 +17,13 @@
 #include <string.h>
 
 #include "sgemm.h"
+#include "vec8.h"
 
 #define LANE 8
 
-/* A run of LANE floats: one ymm register with AVX2, two xmm without. */
-typedef float run __attribute__((vector_size(LANE * sizeof(float))));
-
-/* The LANE floats at p, at any alignment (a macro: no vector crosses a call). */
-#define load_run(p)                                                                                                    \
-  ({                                                                                                                   \
-    run v_;                                                                                                            \
-    memcpy(&v_, (p), sizeof v_);                                                                                       \
-    v_;                                                                                                                \
-  })
+/* A run of LANE floats (vec8.h): one ymm register with AVX2, two xmm without. */
+typedef cnn_v8 run;
+#define load_run CNN_V8_LOAD
 
 bool cnn_conv2d_direct_ok(const cnn_conv2d_geom *g) {
   return g->C == g->G && g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] == 1 && g->dil[1] == 1;
