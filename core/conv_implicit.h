@@ -63,9 +63,10 @@ void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps
  * CNN_IMPLICIT_SPLIT. */
 int cnn_implicit_tile_rows(int64_t channels);
 
-/* Output channels of the narrowest tile; split points of [0, positions)
+/* Output channels of the narrowest and the widest tile; split points of [0, positions)
  * must be multiples of CNN_IMPLICIT_SPLIT (of every tile's width). */
 #define CNN_IMPLICIT_MR 4
+#define CNN_IMPLICIT_MR_MAX 6
 #define CNN_IMPLICIT_SPLIT 48
 
 #endif

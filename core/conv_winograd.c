@@ -32,6 +32,9 @@
 #define GRAD_TILES 768
 #define GRAD_FLOATS ((int64_t)1 << 20)
 
+/* Input channels of a group whose transformed weights the packing holds at a time. */
+#define PACK_CHANNELS 32
+
 static int64_t tiles_h(const cnn_conv2d_geom *g) { return (g->P + 1) / 2; }
 static int64_t tiles_w(const cnn_conv2d_geom *g) { return (g->Q + 1) / 2; }
 static int mr(const cnn_conv2d_geom *g) { return cnn_implicit_tile_rows(g->K / g->G); }
@@ -47,8 +50,8 @@ int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad) {
     tiles = GRAD_FLOATS / (16 * (g->C / g->G + krows(g)));
     tiles = tiles > GRAD_TILES ? GRAD_TILES : tiles < FORWARD_TILES ? FORWARD_TILES : tiles;
   }
-  int64_t per = tiles / tiles_w(g);
-  return per < 1 ? 1 : per;
+  int64_t per = tiles / tiles_w(g), rows = cnn_conv2d_winograd_rows(g);
+  return per < 1 ? 1 : per < rows ? per : rows;
 }
 
 /* Floats per row of V and M: a block's tiles and a vector more (the
@@ -57,6 +60,13 @@ int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad) {
 static int64_t row_stride(const cnn_conv2d_geom *g, bool grad) {
   int64_t t = cnn_conv2d_winograd_block_rows(g, grad) * tiles_w(g) + 8;
   return (t + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
+}
+
+/* The end of what the products read of a row of T tiles: whole tiles of
+ * either width (which divide CNN_IMPLICIT_SPLIT), within the row stride. */
+static int64_t read_end(int64_t T, int64_t ts) {
+  int64_t end = (T + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
+  return end < ts ? end : ts;
 }
 
 /* Floats of a split half-row: the tiles_w + 1 columns a tile row reads, as
@@ -88,14 +98,22 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
   for (int64_t c = 0; c < Cg; c++) off[c] = (int32_t)(c * ts);
   if (!weight) return;
   float *u = packed + table_floats(g); /* [gr][xi][ktile][c][m] */
-  for (int64_t gr = 0; gr < g->G; gr++) /* in the order of the packed rows, so that each xi is written in sequence */
+  /* PACK_CHANNELS channels' transforms at a time go to t, then to the 16
+   * rows of u in runs: stores straight to the 16 rows, whose distances are
+   * often powers of two, thrashed the cache sets. */
+  float t[16][PACK_CHANNELS * CNN_IMPLICIT_MR_MAX];
+  for (int64_t gr = 0; gr < g->G; gr++)
     for (int64_t kt = 0; kt < kn; kt++)
-      for (int64_t c = 0; c < Cg; c++)
-        for (int i = 0; i < m; i++) {
-          int64_t k = kt * m + i;
-          float t[4][4] = {{0}};
-          if (k < Kg) {
-            const float *w = weight + ((gr * Kg + k) * Cg + c) * 9;
+      for (int64_t c0 = 0; c0 < Cg; c0 += PACK_CHANNELS) {
+        int64_t cn = Cg - c0 < PACK_CHANNELS ? Cg - c0 : PACK_CHANNELS;
+        for (int64_t c = 0; c < cn; c++)
+          for (int i = 0; i < m; i++) {
+            int64_t k = kt * m + i, at = c * m + i;
+            if (k >= Kg) {
+              for (int xi = 0; xi < 16; xi++) t[xi][at] = 0.0f;
+              continue;
+            }
+            const float *w = weight + ((gr * Kg + k) * Cg + c0 + c) * 9;
             float gw[4][3]; /* G w */
             for (int b = 0; b < 3; b++) {
               gw[0][b] = w[b];
@@ -104,15 +122,15 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
               gw[3][b] = w[6 + b];
             }
             for (int a = 0; a < 4; a++) { /* (G w) G^T */
-              t[a][0] = gw[a][0];
-              t[a][1] = 0.5f * (gw[a][0] + gw[a][1] + gw[a][2]);
-              t[a][2] = 0.5f * (gw[a][0] - gw[a][1] + gw[a][2]);
-              t[a][3] = gw[a][2];
+              t[4 * a][at] = gw[a][0];
+              t[4 * a + 1][at] = 0.5f * (gw[a][0] + gw[a][1] + gw[a][2]);
+              t[4 * a + 2][at] = 0.5f * (gw[a][0] - gw[a][1] + gw[a][2]);
+              t[4 * a + 3][at] = gw[a][2];
             }
           }
-          for (int xi = 0; xi < 16; xi++)
-            u[(((gr * 16 + xi) * kn + kt) * Cg + c) * m + i] = t[xi / 4][xi % 4];
-        }
+        for (int xi = 0; xi < 16; xi++)
+          memcpy(u + (((gr * 16 + xi) * kn + kt) * Cg + c0) * m, t[xi], (size_t)(cn * m) * sizeof(float));
+      }
 }
 
 /* The transforms only add and subtract, so wider vectors give the same sums:
@@ -266,7 +284,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
                   v + c * ts + (r - row0) * tw, Cg * ts);
     }
     for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(ts - T) * sizeof(float));
+      memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(read_end(T, ts) - T) * sizeof(float));
   }
 }
 
@@ -334,7 +352,7 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
       dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, krows(g) * ts);
     }
     for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
-      memset(d + (xi * krows(g) + k) * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? ts - T : ts) * sizeof(float));
+      memset(d + (xi * krows(g) + k) * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? read_end(T, ts) - T : ts) * sizeof(float));
   }
   const int32_t *off = (const int32_t *)packed;
   for (int xi = 0; xi < 16; xi++)
