@@ -173,7 +173,7 @@ end
 local train_set
 local function training(build, steps)
   train_set = train_set or select(1, cnn.data.fashion_mnist(nil, { bytes = true })) -- as examples/train.lua
-  local model = build()
+  local model = build():reuse_outputs() -- as examples/train.lua
   local crit = nn.CrossEntropyLoss()
   local opt = cnn.optim.SGD(model, { lr = 0.01, momentum = 0.9 })
   local loader = cnn.data.loader(train_set, { batch_size = 64, shuffle = true })
@@ -211,7 +211,7 @@ end
 
 if section("inference (images/s)") then
   for _, m in ipairs({ { "LeNet-5", lenet, "lenet" }, { "small CNN", small_cnn, "cnn" } }) do
-    local model = m[2]():evaluate()
+    local model = m[2]():evaluate():reuse_outputs()
     for _, batch in ipairs({ 1, 256 }) do
       local x = cnn.rand(batch, 1, 28, 28)
       if batch == 1 and m[3] == "cnn" then cnn.set_num_threads(1) end

@@ -34,6 +34,12 @@ void lcnn_account(lua_State *L, int64_t numel);
 cnn_tensor *lcnn_newtensor(lua_State *L, int ndim, const int64_t *shape, const char *fname);
 /* Pushes a new tensor with t's shape. */
 cnn_tensor *lcnn_newlike(lua_State *L, const cnn_tensor *t, const char *fname);
+/* Pushes the result tensor of a kernel with an optional destination at idx
+ * (Torch7-style reuse of a module's output): the tensor there when it is
+ * contiguous, has exactly this shape and shares no storage with the
+ * arguments before idx; otherwise a new one. idx may hold nil or nothing;
+ * anything else but a tensor raises. */
+cnn_tensor *lcnn_into(lua_State *L, int idx, int ndim, const int64_t *shape, const char *fname);
 /* Pushes a new view sharing src's storage and geometry. */
 cnn_tensor *lcnn_pushview(lua_State *L, const cnn_tensor *src);
 /* Pushes a contiguous copy of t (always a copy). */

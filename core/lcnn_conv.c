@@ -33,10 +33,14 @@ static void image_shape(lua_State *L, const cnn_tensor *x, int64_t shape[4], con
 }
 
 /* Pushes a new result of 4-d shape {N, C, P, Q}, without N if the input had none. */
-static cnn_tensor *new_image(lua_State *L, const cnn_tensor *x, int64_t N, int64_t C, int64_t P, int64_t Q,
-                             const char *fname) {
+/* A result shaped as the image x (with or without its batch dimension), into
+ * the tensor at into_idx when it fits (lcnn_into; 0: always new). */
+static cnn_tensor *new_image(lua_State *L, int into_idx, const cnn_tensor *x, int64_t N, int64_t C, int64_t P,
+                             int64_t Q, const char *fname) {
   int64_t shape[4] = {N, C, P, Q};
-  return x->ndim == 4 ? lcnn_newtensor(L, 4, shape, fname) : lcnn_newtensor(L, 3, shape + 1, fname);
+  int ndim = x->ndim == 4 ? 4 : 3;
+  const int64_t *s = ndim == 4 ? shape : shape + 1;
+  return into_idx ? lcnn_into(L, into_idx, ndim, s, fname) : lcnn_newtensor(L, ndim, s, fname);
 }
 
 /* Raises unless t has exactly the given shape. */
@@ -101,22 +105,23 @@ static float *workspace(lua_State *L, int64_t n, const char *fname) {
 }
 
 static int conv_forward(lua_State *L, bool naive, const char *fname) {
+  lua_settop(L, 5); /* contiguous copies go above into */
   int b_idx = 0, opts_idx = 3;
   if (lcnn_totensor(L, 3)) b_idx = 3, opts_idx = 4;
   else if (lua_isnil(L, 3)) opts_idx = 4;
   conv_call c = conv_setup(L, b_idx, opts_idx, fname);
   float *col = naive ? NULL : workspace(L, cnn_conv2d_workspace_size(&c.g), fname);
-  float *out = cnn_tensor_data(new_image(L, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
+  float *out = cnn_tensor_data(new_image(L, 5, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
   const float *bias = c.b ? cnn_tensor_data(c.b) : NULL;
   if (naive) cnn_conv2d_forward_naive(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out);
   else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col);
   return 1;
 }
 
-/* (x, w, dy [, opts, dw, db, need_dx]): accumulates into dw and db when given,
- * returns dx (nil when need_dx is false). */
+/* (x, w, dy [, opts, dw, db, need_dx, into]): accumulates into dw and db when
+ * given, returns dx (nil when need_dx is false; into it when it fits). */
 static int conv_backward(lua_State *L, bool naive, const char *fname) {
-  lua_settop(L, 7);
+  lua_settop(L, 8);
   bool need_dx = lua_isnil(L, 7) || lua_toboolean(L, 7);
   conv_call c = conv_setup(L, 0, 4, fname);
   cnn_tensor *dy_arg = lcnn_checktensor(L, 3);
@@ -141,7 +146,7 @@ static int conv_backward(lua_State *L, bool naive, const char *fname) {
     lua_pushnil(L);
     return 1;
   }
-  float *dx = cnn_tensor_data(lcnn_newlike(L, c.x, fname));
+  float *dx = cnn_tensor_data(lcnn_into(L, 8, c.x->ndim, c.x->shape, fname));
   if (naive) cnn_conv2d_backward_input_naive(&c.g, dy, cnn_tensor_data(c.w), dx);
   else cnn_conv2d_backward_input(&c.g, dy, cnn_tensor_data(c.w), dx, col);
   return 1;
@@ -187,20 +192,23 @@ static const float *pooled_arg(lua_State *L, int idx, const cnn_pool2d_geom *g, 
 }
 
 static int f_max_pool2d(lua_State *L) {
+  lua_settop(L, 5);
   cnn_pool2d_geom g = pool_setup(L, 2, 3, true, "max_pool2d");
   const float *x = cnn_tensor_data(lcnn_contiguous(L, 1));
   cnn_tensor *xt = lcnn_checktensor(L, 1);
-  float *y = cnn_tensor_data(new_image(L, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
-  float *idx = cnn_tensor_data(new_image(L, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
+  float *y = cnn_tensor_data(new_image(L, 4, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
+  float *idx = cnn_tensor_data(new_image(L, 5, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
   cnn_max_pool2d_forward(&g, x, y, idx);
   return 2;
 }
 
 static int f_max_pool2d_backward(lua_State *L) {
+  lua_settop(L, 6);
   cnn_pool2d_geom g = pool_setup(L, 4, 5, true, "max_pool2d_backward");
   const float *idx = pooled_arg(L, 2, &g, "indices", "max_pool2d_backward");
   const float *dy = pooled_arg(L, 3, &g, "grad_output", "max_pool2d_backward");
-  float *dx = cnn_tensor_data(lcnn_newlike(L, lcnn_checktensor(L, 1), "max_pool2d_backward"));
+  const cnn_tensor *x = lcnn_checktensor(L, 1);
+  float *dx = cnn_tensor_data(lcnn_into(L, 6, x->ndim, x->shape, "max_pool2d_backward"));
   if (!cnn_max_pool2d_backward(&g, dy, idx, dx))
     lcnn_error(L, "max_pool2d_backward", "indices hold a position outside the input plane of %lld x %lld",
                (long long)g.H, (long long)g.W);
@@ -210,7 +218,7 @@ static int f_max_pool2d_backward(lua_State *L) {
 static int f_avg_pool2d(lua_State *L) {
   cnn_pool2d_geom g = pool_setup(L, 2, 3, false, "avg_pool2d");
   const float *x = cnn_tensor_data(lcnn_contiguous(L, 1));
-  float *y = cnn_tensor_data(new_image(L, lcnn_checktensor(L, 1), g.N, g.C, g.P, g.Q, "avg_pool2d"));
+  float *y = cnn_tensor_data(new_image(L, 0, lcnn_checktensor(L, 1), g.N, g.C, g.P, g.Q, "avg_pool2d"));
   cnn_avg_pool2d_forward(&g, x, y);
   return 1;
 }
@@ -232,7 +240,7 @@ static int f_adaptive_avg_pool2d(lua_State *L) {
   if (o[0] < 1 || o[1] < 1) lcnn_error(L, fname, "output size must be positive, got %lldx%lld", (long long)o[0], (long long)o[1]);
   if (xs[2] < 1 || xs[3] < 1) lcnn_error(L, fname, "input has an empty plane (%lldx%lld)", (long long)xs[2], (long long)xs[3]);
   const float *xd = cnn_tensor_data(lcnn_contiguous(L, 1));
-  float *y = cnn_tensor_data(new_image(L, x, xs[0], xs[1], o[0], o[1], fname));
+  float *y = cnn_tensor_data(new_image(L, 0, x, xs[0], xs[1], o[0], o[1], fname));
   cnn_adaptive_avg_pool2d_forward(xs[0] * xs[1], xs[2], xs[3], o[0], o[1], xd, y);
   return 1;
 }

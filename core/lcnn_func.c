@@ -31,22 +31,28 @@ static void check_same_shape(lua_State *L, const cnn_tensor *a, const cnn_tensor
 
 /* ---- activations ---- */
 
+/* f(x [, slope] [, into]): slope only for leaky_relu, whose into comes after it. */
 static int activation(lua_State *L, cnn_activation f, const char *fname) {
-  float slope = (float)luaL_optnumber(L, 2, 0.01); /* before lcnn_contiguous pushes a copy */
+  int into = f == CNN_LEAKY_RELU ? 3 : 2;
+  lua_settop(L, into); /* a contiguous copy of x goes above into */
+  float slope = f == CNN_LEAKY_RELU ? (float)luaL_optnumber(L, 2, 0.01) : 0.0f;
   cnn_tensor *x = lcnn_contiguous(L, 1);
-  cnn_tensor *y = lcnn_newlike(L, x, fname);
+  cnn_tensor *y = lcnn_into(L, into, x->ndim, x->shape, fname);
   cnn_activation_forward(f, slope, cnn_tensor_numel(x), cnn_tensor_data(x), cnn_tensor_data(y));
   return 1;
 }
 
+/* f_backward(x, y, dy [, slope] [, into]), as above. */
 static int activation_backward(lua_State *L, cnn_activation f, const char *fname) {
+  int into = f == CNN_LEAKY_RELU ? 5 : 4;
+  lua_settop(L, into);
   cnn_tensor *x = lcnn_checktensor(L, 1), *y = lcnn_checktensor(L, 2), *dy = lcnn_checktensor(L, 3);
-  float slope = (float)luaL_optnumber(L, 4, 0.01);
+  float slope = f == CNN_LEAKY_RELU ? (float)luaL_optnumber(L, 4, 0.01) : 0.0f;
   check_same_shape(L, x, y, "input", "output", fname);
   check_same_shape(L, x, dy, "input", "grad_output", fname);
   const float *xd = cnn_tensor_data(lcnn_contiguous(L, 1)), *yd = cnn_tensor_data(lcnn_contiguous(L, 2)),
               *dyd = cnn_tensor_data(lcnn_contiguous(L, 3));
-  cnn_tensor *dx = lcnn_newlike(L, x, fname);
+  cnn_tensor *dx = lcnn_into(L, into, x->ndim, x->shape, fname);
   cnn_activation_backward(f, slope, cnn_tensor_numel(x), xd, yd, dyd, cnn_tensor_data(dx));
   return 1;
 }

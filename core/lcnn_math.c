@@ -261,6 +261,7 @@ static cnn_tensor operand(lua_State *L, cnn_tensor *t, bool left, int64_t batch)
 }
 
 static int f_matmul(lua_State *L) {
+  lua_settop(L, 3); /* copies of the operands go above into */
   cnn_tensor *a = lcnn_checktensor(L, 1), *b = lcnn_checktensor(L, 2);
   char sa[160], sb[160];
   if (a->ndim < 1 || a->ndim > 3 || b->ndim < 1 || b->ndim > 3)
@@ -286,7 +287,7 @@ static int f_matmul(lua_State *L) {
   if (a->ndim == 3 || b->ndim == 3) shape[ndim++] = batch;
   if (a->ndim > 1) shape[ndim++] = m;
   if (b->ndim > 1) shape[ndim++] = n;
-  cnn_tensor *out = lcnn_newtensor(L, ndim, shape, "matmul");
+  cnn_tensor *out = lcnn_into(L, 3, ndim, shape, "matmul");
   cnn_tensor vo = *out;
   vo.ndim = 3;
   vo.shape[0] = batch, vo.shape[1] = m, vo.shape[2] = n;

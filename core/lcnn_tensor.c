@@ -86,6 +86,21 @@ cnn_tensor *lcnn_newlike(lua_State *L, const cnn_tensor *t, const char *fname) {
   return lcnn_newtensor(L, t->ndim, t->shape, fname);
 }
 
+cnn_tensor *lcnn_into(lua_State *L, int idx, int ndim, const int64_t *shape, const char *fname) {
+  if (lua_isnoneornil(L, idx)) return lcnn_newtensor(L, ndim, shape, fname);
+  cnn_tensor *t = lcnn_totensor(L, idx);
+  if (!t) lcnn_error(L, fname, "into (argument %d) must be a tensor or nil, got %s", idx, luaL_typename(L, idx));
+  bool fits = t && t->storage && t->ndim == ndim && !memcmp(t->shape, shape, (size_t)ndim * sizeof *shape) &&
+              cnn_tensor_is_contiguous(t);
+  for (int a = 1; fits && a < idx; a++) {
+    const cnn_tensor *u = lcnn_totensor(L, a);
+    if (u && u->storage == t->storage) fits = false; /* the result would overwrite an argument */
+  }
+  if (!fits) return lcnn_newtensor(L, ndim, shape, fname);
+  lua_pushvalue(L, idx);
+  return t;
+}
+
 cnn_tensor *lcnn_pushview(lua_State *L, const cnn_tensor *src) {
   cnn_tensor *t = lcnn_pushhandle(L);
   cnn_tensor_share(t, src);

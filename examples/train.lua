@@ -100,6 +100,7 @@ local test_loader = data.loader(test_set, { batch_size = 256, transform = normal
 
 -- Model, loss, optimizer, schedule.
 local net = dofile(script_dir .. "/models/" .. opts.model .. ".lua")(#classes)
+net:reuse_outputs() -- each pass writes into the last one's tensors: no allocation per step
 local model = dist and dist.DataParallel(net) or net
 -- every rank draws its own augmentations and dropout masks
 if dist then cnn.seed(opts.seed * 1000 + rank) end

@@ -4,12 +4,15 @@ local Module = require "cnn.nn.Module"
 
 local function define(name, forward, backward)
   local M = Module:extend("nn." .. name)
+  -- the slope (LeakyReLU's) comes before the destination
   function M:update_output(x)
     self:check_tensor(x)
-    return forward(x, self.negative_slope)
+    if self.negative_slope then return forward(x, self.negative_slope, self:into("output")) end
+    return forward(x, self:into("output"))
   end
   function M:update_grad_input(x, dy)
-    return backward(x, self.output, dy, self.negative_slope)
+    if self.negative_slope then return backward(x, self.output, dy, self.negative_slope, self:into("grad_input")) end
+    return backward(x, self.output, dy, self:into("grad_input"))
   end
   return M
 end
@@ -34,7 +37,7 @@ end
 function ReLU:update_output(x)
   self:check_tensor(x)
   if self.inplace and x:is_contiguous() then return cnn.relu_(x) end
-  return cnn.relu(x)
+  return cnn.relu(x, self:into("output"))
 end
 
 function ReLU:describe()

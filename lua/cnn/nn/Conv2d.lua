@@ -68,13 +68,15 @@ end
 
 function Conv2d:update_output(x)
   self:check_tensor(x)
-  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts)
+  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts, self:into("output"))
 end
 
 function Conv2d:update_grad_input(x, dy)
+  if not self.pads then
+    return cnn.conv2d_backward(x, self.weight, dy, self.conv_opts, nil, nil, true, self:into("grad_input"))
+  end
   local g = cnn.conv2d_backward(self:padded(x), self.weight, dy, self.conv_opts, nil, nil, true)
-  if self.pads then g = cnn.pad_backward(x, g, self.pads, self.padding_mode) end
-  return g
+  return cnn.pad_backward(x, g, self.pads, self.padding_mode)
 end
 
 function Conv2d:acc_grad_parameters(x, dy)

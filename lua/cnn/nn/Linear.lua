@@ -34,13 +34,13 @@ end
 
 function Linear:update_output(x)
   self:check_input(x)
-  local y = cnn.matmul(x, self.weight:transpose(1, 2))
+  local y = cnn.matmul(x, self.weight:transpose(1, 2), self:into("output"))
   if self.bias then y:add_(self.bias) end
   return y
 end
 
 function Linear:update_grad_input(x, dy)
-  return cnn.matmul(dy, self.weight)
+  return cnn.matmul(dy, self.weight, self:into("grad_input"))
 end
 
 function Linear:acc_grad_parameters(x, dy)

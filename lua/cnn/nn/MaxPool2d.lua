@@ -13,13 +13,13 @@ end
 
 function MaxPool2d:update_output(x)
   self:check_tensor(x)
-  local y, indices = cnn.max_pool2d(x, self.kernel_size, self.opts)
+  local y, indices = cnn.max_pool2d(x, self.kernel_size, self.opts, self:into("output"), self:into("indices"))
   self.indices = indices
   return y
 end
 
 function MaxPool2d:update_grad_input(x, dy)
-  return cnn.max_pool2d_backward(x, self.indices, dy, self.kernel_size, self.opts)
+  return cnn.max_pool2d_backward(x, self.indices, dy, self.kernel_size, self.opts, self:into("grad_input"))
 end
 
 local size_str = Module.size_str

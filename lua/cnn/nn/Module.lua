@@ -108,6 +108,24 @@ function Module:evaluate()
   return self:train(false)
 end
 
+-- m:reuse_outputs([on = true]) on the module and its children: Torch7's
+-- behaviour, where a forward or backward pass writes its result into the
+-- tensor the last one returned (m.output, m.grad_input) when the shape is
+-- the same, instead of allocating. Steady-state training and inference then
+-- allocate nothing, but a result holds only until the module's next pass:
+-- clone it to keep it.
+function Module:reuse_outputs(on)
+  self.reuse = on ~= false
+  for _, child in ipairs(self:children()) do child:reuse_outputs(on) end
+  return self
+end
+
+-- The tensor a kernel may write this pass's result into: self[field] when
+-- reuse_outputs is on (the kernels check its shape), nil otherwise.
+function Module:into(field)
+  if self.reuse then return self[field] end
+end
+
 -- Every parameter and buffer by dotted name, sharing storage with the module.
 function Module:state_dict()
   local state = {}
@@ -188,12 +206,13 @@ function Module:check_tensor(x, what)
 end
 
 -- Calls child[method](child, ...) for a container, prefixing an error with
--- where the child sits: "in <label> (nn.Conv2d): conv2d: ...".
+-- where the child sits: "in <label> (nn.Conv2d): conv2d: ..." (a number i: "module i").
 function Module.call_child(label, child, method, ...)
   local ok, result = pcall(child[method], child, ...)
   if not ok then
     -- the position inside the library says nothing to the user: the label does
     local msg = tostring(result):gsub("^[%w_./%-]+%.lua:%d+: ", "", 1)
+    if type(label) == "number" then label = "module " .. label end -- built here: a number to text costs a format
     error(string.format("in %s (%s): %s", label, child.__name, msg), 0)
   end
   return result

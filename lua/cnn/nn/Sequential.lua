@@ -23,7 +23,7 @@ function Sequential:add(m)
 end
 
 local function call(i, m, method, ...)
-  return Module.call_child("module " .. i, m, method, ...)
+  return Module.call_child(i, m, method, ...)
 end
 
 function Sequential:update_output(x)

@@ -1,0 +1,163 @@
+-- Reused outputs: the kernels' optional destination tensor (into) and
+-- m:reuse_outputs(), Torch7's behaviour of writing each pass's result into
+-- the tensor the last pass returned.
+local cnn = require "cnn"
+local nn = cnn.nn
+
+-- A call of each kernel that takes a destination, given one (nil: none).
+local x4 = cnn.randn(2, 3, 8, 9)
+local w = cnn.randn(4, 3, 3, 3)
+local b = cnn.randn(4)
+local y4 = cnn.conv2d(x4, w, b, { padding = 1 })
+local dy4 = cnn.randn(y4:shape())
+local _, pool_idx = cnn.max_pool2d(x4, 2)
+local pooled_dy = cnn.randn(2, 3, 4, 4)
+local a2, b2 = cnn.randn(5, 7), cnn.randn(7, 6)
+local kernels = {
+  conv2d = function(into) return cnn.conv2d(x4, w, b, { padding = 1 }, into) end,
+  conv2d_backward = function(into)
+    return cnn.conv2d_backward(x4, w, dy4, { padding = 1 }, nil, nil, true, into)
+  end,
+  max_pool2d = function(into) return (cnn.max_pool2d(x4, 2, nil, into)) end,
+  max_pool2d_backward = function(into) return cnn.max_pool2d_backward(x4, pool_idx, pooled_dy, 2, nil, into) end,
+  relu = function(into) return cnn.relu(x4, into) end,
+  relu_backward = function(into) return cnn.relu_backward(x4, cnn.relu(x4), x4, into) end,
+  leaky_relu = function(into) return cnn.leaky_relu(x4, 0.2, into) end,
+  leaky_relu_backward = function(into) return cnn.leaky_relu_backward(x4, x4, x4, 0.2, into) end,
+  sigmoid = function(into) return cnn.sigmoid(x4, into) end,
+  tanh = function(into) return cnn.tanh(x4, into) end,
+  matmul = function(into) return cnn.matmul(a2, b2, into) end,
+}
+
+describe("a kernel's destination tensor (into)", function()
+  local names = {}
+  for name in pairs(kernels) do names[#names + 1] = name end
+  table.sort(names)
+  for _, name in ipairs(names) do
+    it(name .. ": written when it fits, else a new tensor and the offer left alone", function()
+      local call = kernels[name]
+      local expected = call(nil)
+      local into = cnn.full(expected:shape(), 7)
+      local got = call(into)
+      assert.is_true(rawequal(got, into), "the result is the destination")
+      assert.is_true(got:equal(expected))
+      -- another shape, or a view that is not contiguous: a new result, the tensor untouched
+      local shape = expected:shape()
+      shape[#shape] = shape[#shape] + 1
+      local other = cnn.full(shape, 7)
+      got = call(other)
+      assert.is_false(rawequal(got, other))
+      assert.is_true(got:equal(expected))
+      assert.are.equal(7, other:min())
+      local d = expected:dim()
+      local swapped = expected:shape()
+      swapped[d - 1], swapped[d] = swapped[d], swapped[d - 1]
+      local transposed = cnn.full(swapped, 7):transpose(d - 1, d) -- the shape, not contiguous
+      assert.is_false(transposed:is_contiguous())
+      got = call(transposed)
+      assert.is_false(rawequal(got, transposed))
+      assert.is_true(got:equal(expected))
+      assert.are.equal(7, transposed:min())
+    end)
+  end
+
+  it("is never one of the inputs: relu(x, x) and conv2d into x leave x alone", function()
+    local x = cnn.randn(2, 3, 5, 5)
+    local saved = x:clone()
+    local r = cnn.relu(x, x)
+    assert.is_false(rawequal(r, x))
+    assert.is_true(x:equal(saved))
+    assert.is_true(r:equal(cnn.relu(saved)))
+    local w3 = cnn.randn(3, 3, 3, 3)
+    local y = cnn.conv2d(x, w3, nil, { padding = 1 }, x)
+    assert.is_false(rawequal(y, x))
+    assert.is_true(x:equal(saved))
+    -- a view of an input shares its storage: not taken either
+    local m = cnn.randn(4, 4)
+    local view = m:narrow(1, 1, 4)
+    local p = cnn.matmul(m, m, view)
+    assert.is_false(rawequal(p, view))
+  end)
+
+  it("must be a tensor or nil: the error names the kernel", function()
+    local ok, err = pcall(cnn.relu, x4, 3)
+    assert.is_false(ok)
+    assert.matches("relu: into %(argument 2%) must be a tensor or nil, got number", err)
+    ok, err = pcall(cnn.conv2d, x4, w, b, nil, "out")
+    assert.is_false(ok)
+    assert.matches("conv2d: into %(argument 5%) must be a tensor or nil, got string", err)
+    ok, err = pcall(cnn.matmul, a2, b2, {})
+    assert.is_false(ok)
+    assert.matches("matmul: into %(argument 3%) must be a tensor or nil, got table", err)
+  end)
+end)
+
+-- Two copies of one network, one reusing its outputs.
+local function twins(build)
+  cnn.seed(7)
+  local a = build()
+  cnn.seed(7)
+  local b = build():reuse_outputs()
+  return a, b
+end
+
+local function small_net()
+  return nn.Sequential {
+    nn.Conv2d(2, 4, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(4, 6, 3), nn.LeakyReLU(0.1), nn.Tanh(),
+    nn.Flatten(), nn.Linear(6 * 2 * 2, 5), nn.Sigmoid(), nn.Linear(5, 3),
+  }
+end
+
+describe("m:reuse_outputs()", function()
+  it("returns the same tensors pass after pass, holding the latest results", function()
+    local plain, reusing = twins(small_net)
+    local x1, x2 = cnn.randn(3, 2, 8, 8), cnn.randn(3, 2, 8, 8)
+    local first = reusing:forward(x1)
+    local kept = first:clone()
+    local second = reusing:forward(x2)
+    assert.is_true(rawequal(first, second), "the second pass wrote into the first's output")
+    assert.is_true(second:equal(plain:forward(x2)))
+    assert.is_false(kept:equal(second))
+    for i, m in ipairs(reusing.modules) do
+      if m.output then assert.is_true(m.output:equal(plain.modules[i].output), "module " .. i) end
+    end
+    -- without reuse every pass returns a new tensor
+    assert.is_false(rawequal(plain:forward(x1), plain:forward(x1)))
+  end)
+
+  it("trains exactly as without it, across batch sizes", function()
+    local plain, reusing = twins(small_net)
+    local crit = nn.CrossEntropyLoss()
+    local opt_a = cnn.optim.SGD(plain, { lr = 0.1, momentum = 0.9 })
+    local opt_b = cnn.optim.SGD(reusing, { lr = 0.1, momentum = 0.9 })
+    cnn.seed(3)
+    for step = 1, 6 do
+      local n = step == 4 and 2 or 5 -- a smaller batch in between: new buffers, then the old size again
+      local x = cnn.randn(n, 2, 8, 8)
+      local labels = {}
+      for i = 1, n do labels[i] = (i + step) % 3 + 1 end
+      for _, pair in ipairs({ { plain, opt_a }, { reusing, opt_b } }) do
+        local m, opt = pair[1], pair[2]
+        opt:zero_grad()
+        local s = m:forward(x)
+        crit:forward(s, labels)
+        m:backward(x, crit:backward(s, labels))
+        opt:step()
+      end
+      assert.is_true(reusing.output:equal(plain.output), "output at step " .. step)
+      assert.is_true(reusing.grad_input:equal(plain.grad_input), "input gradient at step " .. step)
+      local pa, pb = plain:parameters(), reusing:parameters()
+      for i = 1, #pa do assert.is_true(pb[i]:equal(pa[i]), "parameter " .. i .. " at step " .. step) end
+    end
+  end)
+
+  it("can be turned off again, and reaches every child", function()
+    local m = small_net():reuse_outputs()
+    for _, child in ipairs(m.modules) do assert.is_true(child.reuse) end
+    m:reuse_outputs(false)
+    for _, child in ipairs(m.modules) do assert.is_false(child.reuse) end
+    local x = cnn.randn(1, 2, 8, 8)
+    assert.is_false(rawequal(m:forward(x), m:forward(x)))
+  end)
+end)
