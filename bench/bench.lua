@@ -236,7 +236,7 @@ if section("process (peak RSS in MiB, start-up in ms)") then
     local script = string.format([[
       local nn = cnn.nn
       local train = cnn.data.fashion_mnist(nil, {bytes = true})
-      local model = %s
+      local model = (%s):reuse_outputs() -- as examples/train.lua
       local crit, opt = nn.CrossEntropyLoss(), cnn.optim.SGD(model, {lr = 0.01, momentum = 0.9})
       local it = cnn.data.loader(train, {batch_size = 64, shuffle = true}):iter()
       for _ = 1, 30 do

@@ -158,7 +158,7 @@ static float *channel_vec(lua_State *L, int idx, int64_t C, bool required, const
 
 static int f_batch_norm(lua_State *L) {
   const char *fname = "batch_norm";
-  lua_settop(L, 8);
+  lua_settop(L, 9);
   cnn_tensor *x = lcnn_checktensor(L, 1);
   int64_t N, C, Lsz;
   bn_dims(L, x, &N, &C, &Lsz, fname);
@@ -172,7 +172,7 @@ static int f_batch_norm(lua_State *L) {
     lcnn_error(L, fname, "training needs more than one value per channel, got input shape (%lld, %lld, ...)",
                (long long)N, (long long)C);
   const float *xd = cnn_tensor_data(lcnn_contiguous(L, 1));
-  float *y = cnn_tensor_data(lcnn_newlike(L, x, fname));
+  float *y = cnn_tensor_data(lcnn_into(L, 9, x->ndim, x->shape, fname));
   float *mean = cnn_tensor_data(lcnn_newtensor(L, 1, &C, fname));
   float *invstd = cnn_tensor_data(lcnn_newtensor(L, 1, &C, fname));
   if (training) {
@@ -189,7 +189,7 @@ static int f_batch_norm(lua_State *L) {
 
 static int f_batch_norm_backward(lua_State *L) {
   const char *fname = "batch_norm_backward";
-  lua_settop(L, 9);
+  lua_settop(L, 10);
   cnn_tensor *x = lcnn_checktensor(L, 1), *dy = lcnn_checktensor(L, 2);
   int64_t N, C, Lsz;
   bn_dims(L, x, &N, &C, &Lsz, fname);
@@ -201,7 +201,7 @@ static int f_batch_norm_backward(lua_State *L) {
   float *dbeta = channel_vec(L, 8, C, false, "grad_bias", fname);
   const float *xd = cnn_tensor_data(lcnn_contiguous(L, 1)), *dyd = cnn_tensor_data(lcnn_contiguous(L, 2));
   float *dx = NULL;
-  if (need_dx) dx = cnn_tensor_data(lcnn_newlike(L, x, fname));
+  if (need_dx) dx = cnn_tensor_data(lcnn_into(L, 10, x->ndim, x->shape, fname));
   else lua_pushnil(L);
   cnn_batchnorm_backward(N, C, Lsz, xd, dyd, gamma, mean, invstd, training, dx, dgamma, dbeta);
   return 1;

@@ -13,6 +13,7 @@ local dy4 = cnn.randn(y4:shape())
 local _, pool_idx = cnn.max_pool2d(x4, 2)
 local pooled_dy = cnn.randn(2, 3, 4, 4)
 local a2, b2 = cnn.randn(5, 7), cnn.randn(7, 6)
+local gamma3, beta3 = cnn.randn(3), cnn.randn(3)
 local kernels = {
   conv2d = function(into) return cnn.conv2d(x4, w, b, { padding = 1 }, into) end,
   conv2d_backward = function(into)
@@ -27,6 +28,12 @@ local kernels = {
   sigmoid = function(into) return cnn.sigmoid(x4, into) end,
   tanh = function(into) return cnn.tanh(x4, into) end,
   matmul = function(into) return cnn.matmul(a2, b2, into) end,
+  batch_norm = function(into)
+    return (cnn.batch_norm(x4, cnn.zeros(3), cnn.ones(3), gamma3, beta3, true, 0.1, 1e-5, into))
+  end,
+  batch_norm_backward = function(into)
+    return cnn.batch_norm_backward(x4, x4, cnn.full(3, 2), cnn.full(3, 0.5), cnn.full(3, 1.5), true, nil, nil, true, into)
+  end,
 }
 
 describe("a kernel's destination tensor (into)", function()
@@ -103,7 +110,7 @@ end
 
 local function small_net()
   return nn.Sequential {
-    nn.Conv2d(2, 4, 3, { padding = 1 }), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(2, 4, 3, { padding = 1 }), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
     nn.Conv2d(4, 6, 3), nn.LeakyReLU(0.1), nn.Tanh(),
     nn.Flatten(), nn.Linear(6 * 2 * 2, 5), nn.Sigmoid(), nn.Linear(5, 3),
   }

@@ -40,7 +40,7 @@ function BatchNorm:update_output(x)
   end
   local y
   y, self.save_mean, self.save_invstd = cnn.batch_norm(x, self.running_mean, self.running_var, self.weight,
-    self.bias, self.training, self.momentum, self.eps)
+    self.bias, self.training, self.momentum, self.eps, self:into("output"))
   return y
 end
 
@@ -49,12 +49,13 @@ end
 -- acc_grad_parameters, called apart, each make that sweep).
 function BatchNorm:backward(x, dy, need_input_grad)
   self.grad_input = cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training,
-    self.grad_weight, self.grad_bias, need_input_grad ~= false)
+    self.grad_weight, self.grad_bias, need_input_grad ~= false, self:into("grad_input"))
   return self.grad_input
 end
 
 function BatchNorm:update_grad_input(x, dy)
-  return cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training, nil, nil, true)
+  return cnn.batch_norm_backward(x, dy, self.weight, self.save_mean, self.save_invstd, self.training, nil, nil, true,
+    self:into("grad_input"))
 end
 
 function BatchNorm:acc_grad_parameters(x, dy)
