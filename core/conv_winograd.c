@@ -69,6 +69,13 @@ static int64_t read_end(int64_t T, int64_t ts) {
   return end < ts ? end : ts;
 }
 
+/* Floats from one of the 16 blocks of V (or of M) to the next: its rows and
+ * a cache line more. Without the line, block sizes were often multiples of
+ * 4 KiB, and the 16 rows a transform writes or reads at once fell into one
+ * set of the L1 cache, which holds 8. */
+static int64_t v_stride(const cnn_conv2d_geom *g, int64_t ts) { return (g->C / g->G) * ts + 16; }
+static int64_t m_stride(const cnn_conv2d_geom *g, int64_t ts) { return krows(g) * ts + 16; }
+
 /* Floats of a split half-row: the tiles_w + 1 columns a tile row reads, as
  * many as its whole vectors of tiles read (up to a vector past them). */
 static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 8 + 8; }
@@ -88,7 +95,7 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
 static int64_t split_floats(const cnn_conv2d_geom *g) { return 10 * half_row(g); }
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g) {
   int64_t ts = row_stride(g, false) > row_stride(g, true) ? row_stride(g, false) : row_stride(g, true);
-  return 16 * (g->C / g->G) * ts + 48 + 16 * krows(g) * ts + split_floats(g);
+  return 16 * v_stride(g, ts) + 48 + 16 * m_stride(g, ts) + split_floats(g);
 }
 
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed) {
@@ -281,10 +288,10 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
         split_row(avx2, h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, d[i][0], d[i][1]);
       }
       input_tiles(avx2, tw, d[0][0], d[0][1], d[1][0], d[1][1], d[2][0], d[2][1], d[3][0], d[3][1],
-                  v + c * ts + (r - row0) * tw, Cg * ts);
+                  v + c * ts + (r - row0) * tw, v_stride(g, ts));
     }
     for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + (xi * Cg + c) * ts + T, 0, (size_t)(read_end(T, ts) - T) * sizeof(float));
+      memset(v + xi * v_stride(g, ts) + c * ts + T, 0, (size_t)(read_end(T, ts) - T) * sizeof(float));
   }
 }
 
@@ -292,18 +299,18 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
                                  const float *bias, float *out, int64_t row0, int64_t row1, float *scratch) {
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, false);
   int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw;
-  float *v = scratch, *m = v + 16 * Cg * ts + 48, *split = m + 16 * krows(g) * ts;
+  int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
+  float *v = scratch, *m = v + 16 * vs + 48, *split = m + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
   input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
   const int32_t *off = (const int32_t *)packed;
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
-    cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * Cg * ts, 0, T,
-                         m + xi * krows(g) * ts, ts);
+    cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * vs, 0, T, m + xi * ms, ts);
   for (int64_t k = 0; k < Kg; k++)
     for (int64_t r = row0; r < row1; r++) {
       float *y = out + ((r / th_n) * g->K + gr * Kg + k) * PQ;
-      output_row(avx2, g, m + k * ts + (r - row0) * tw, krows(g) * ts, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
+      output_row(avx2, g, m + k * ts + (r - row0) * tw, ms, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
     }
 }
 
@@ -339,7 +346,8 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
                                      const float *packed, float *du, int64_t row0, int64_t row1, float *scratch) {
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
   int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8;
-  float *v = scratch, *d = v + 16 * Cg * ts + 48, *split = d + 16 * krows(g) * ts;
+  int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
+  float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
   input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
   for (int64_t k = 0; k < krows(g); k++) { /* d[xi][k][t]: dy of the tiles, transformed */
@@ -349,14 +357,14 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
       float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
       split_row(avx2, dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
       split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
-      dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, krows(g) * ts);
+      dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, ms);
     }
     for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
-      memset(d + (xi * krows(g) + k) * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? read_end(T, ts) - T : ts) * sizeof(float));
+      memset(d + xi * ms + k * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? read_end(T, ts) - T : ts) * sizeof(float));
   }
   const int32_t *off = (const int32_t *)packed;
   for (int xi = 0; xi < 16; xi++)
-    cnn_implicit_row_products(mr(g), Kg, Cg, steps, d + xi * krows(g) * ts, ts, off, v + xi * Cg * ts,
+    cnn_implicit_row_products(mr(g), Kg, Cg, steps, d + xi * ms, ts, off, v + xi * vs,
                               du + (gr * 16 + xi) * Kg * Cg, Cg);
 }
 
