@@ -111,16 +111,18 @@ static bool implicit(const cnn_conv2d_geom *g) {
   return cnn_conv2d_implicit_ok(g) && !direct(g) && g->R * g->S > 1 && cnn_conv2d_implicit_scratch(g) <= SCRATCH_MAX;
 }
 
-/* 3x3 layers with enough channels in and out to pay for the transforms run
- * Winograd's F(2x2, 3x3) (conv_winograd.h): measured here, 32 -> 32 channels
- * ran faster on the implicit product, 32 -> 64 and 48 -> 48 a little faster
- * on Winograd's, 64 -> 64 and more clearly faster. */
-#define WINOGRAD_MIN_CHANNELS 32  /* in and out */
-#define WINOGRAD_MIN_SUM 96       /* in plus out */
+/* 3x3 layers with enough channels in and out, and tiles, to pay for the
+ * transforms run Winograd's F(2x2, 3x3) (conv_winograd.h). Measured here:
+ * 32 -> 32 channels at 28x28 ran 15-20% faster than on the implicit product
+ * (16 -> 16 slower, 16 -> 32 even); a batch of one 7x7 image (16 tiles, half
+ * a product's tile wasted) ran 1.7x slower, one of 14x14 (49) even. */
+#define WINOGRAD_MIN_CHANNELS 32 /* in and out */
+#define WINOGRAD_MIN_TILES 48    /* 2x2 output tiles in the batch */
 static bool winograd(const cnn_conv2d_geom *g) {
-  int64_t Cg = g->C / g->G, Kg = g->K / g->G;
+  int64_t Cg = g->C / g->G, Kg = g->K / g->G, tiles = g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2);
   return cnn_conv2d_winograd_ok(g) && Cg >= WINOGRAD_MIN_CHANNELS && Kg >= WINOGRAD_MIN_CHANNELS &&
-         Cg + Kg >= WINOGRAD_MIN_SUM && cnn_conv2d_winograd_scratch(g) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
+         tiles >= WINOGRAD_MIN_TILES &&
+         cnn_conv2d_winograd_scratch(g) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as

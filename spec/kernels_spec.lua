@@ -52,14 +52,17 @@ describe("cnn.conv2d on each instruction set", function()
     { 3, 1, 6, 28, 27, 5, 5, 1, 2, 1, 1 },    -- one input channel: the direct kernels (LeNet's first layer)
     { 2, 4, 8, 9, 13, 3, 2, 1, 1, 1, 4 },     -- depthwise: direct too, two outputs per group
     { 7, 16, 9, 6, 7, 3, 3, 1, 1, 1, 1 },     -- small images: several per product, also in the flipped pass
-    -- 3x3 with 32 or more channels in and out, 96 or more in all: Winograd tiles of 2x2 outputs, cut at odd edges
+    -- 3x3 with 32 or more channels in and out and 48 or more tiles: Winograd tiles of 2x2 outputs, cut at odd edges
     { 3, 48, 50, 9, 8, 3, 3, 1, 0, 1, 1 },    -- no padding, odd rows of output, blocks across images
     { 1, 96, 96, 11, 13, 3, 3, 1, 2, 1, 2 },  -- padding 2, two groups of 48 channels
     { 2, 48, 54, 10, 10, 3, 3, 1, 1, 1, 1 },  -- 54 output channels: tiles of 6 rows
     { 1, 48, 48, 30, 30, 3, 3, 1, 1, 1, 1 },  -- one image in blocks of tile rows across threads
     { 2, 12, 18, 11, 13, 3, 3, 1, 2, 1, 2 },  -- fewer channels: the implicit product, six-row tiles, groups
     { 2, 32, 64, 9, 9, 3, 3, 1, 1, 1, 1 },    -- 32 -> 64: Winograd's, and its flipped pass 64 -> 32 too
-    { 2, 32, 32, 9, 9, 3, 3, 1, 1, 1, 1 },    -- 32 -> 32: the implicit product
+    { 2, 32, 32, 9, 9, 3, 3, 1, 1, 1, 1 },    -- 32 -> 32, 50 tiles: Winograd's
+    { 1, 32, 32, 13, 13, 3, 3, 1, 0, 1, 1 },  -- 36 tiles: the implicit product; its flipped pass (49) Winograd's
+    { 1, 64, 40, 7, 7, 3, 3, 1, 1, 1, 1 },    -- 16 tiles: the implicit product
+    { 3, 24, 40, 8, 8, 3, 3, 1, 1, 1, 1 },    -- fewer than 32 channels in: the implicit product
     -- the implicit product: one channel in, six out (tiles of 6 rows); dilated with several channels
     { 2, 1, 6, 12, 13, 5, 5, 1, 2, 1, 1 },
     { 2, 5, 7, 13, 12, 3, 2, 1, { 1, 2 }, { 2, 1 }, 1 },
