@@ -17,13 +17,13 @@
 
 /* sum of (x[i] - m)^2 */
 static double row_sq_dev(const float *restrict x, int64_t n, float m) {
-  cnn_quad lo = {0}, hi = {0};
+  cnn_lanes acc = {{0}, {0}, {0}, {0}};
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
-    cnn_quad a = CNN_QUAD_AT(x + i) - m, b = CNN_QUAD_AT(x + i + 4) - m;
-    lo += a * a, hi += b * b;
+    cnn_lanes a = cnn_lanes_sub(cnn_lanes_at(x + i), m);
+    acc = cnn_lanes_madd(acc, a, a);
   }
-  double s = cnn_lane_total(lo, hi);
+  double s = cnn_lane_total(acc);
   for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
   return s;
 }
@@ -31,14 +31,14 @@ static double row_sq_dev(const float *restrict x, int64_t n, float m) {
 /* sum of dy[i] and of dy[i] * (x[i] - m) */
 static void row_grad_sums(const float *restrict dy, const float *restrict x, int64_t n, float m, double *sdy,
                           double *sdyx) {
-  cnn_quad alo = {0}, ahi = {0}, blo = {0}, bhi = {0};
+  cnn_lanes a = {{0}, {0}, {0}, {0}}, b = a;
   int64_t i = 0;
   for (; i + LANES <= n; i += LANES) {
-    cnn_quad d0 = CNN_QUAD_AT(dy + i), d1 = CNN_QUAD_AT(dy + i + 4);
-    alo += d0, ahi += d1;
-    blo += d0 * (CNN_QUAD_AT(x + i) - m), bhi += d1 * (CNN_QUAD_AT(x + i + 4) - m);
+    cnn_lanes d = cnn_lanes_at(dy + i);
+    a = cnn_lanes_add(a, d);
+    b = cnn_lanes_madd(b, d, cnn_lanes_sub(cnn_lanes_at(x + i), m));
   }
-  double sa = cnn_lane_total(alo, ahi), sb = cnn_lane_total(blo, bhi);
+  double sa = cnn_lane_total(a), sb = cnn_lane_total(b);
   for (; i < n; i++) sa += dy[i], sb += (double)dy[i] * (x[i] - m);
   *sdy += sa;
   *sdyx += sb;
@@ -62,10 +62,18 @@ static void train_channels(void *ctx, int64_t c0, int64_t c1, int thread) {
   float *running_mean = j->running_mean, *running_var = j->running_var, *out = j->out;
   float *save_mean = j->save_mean, *save_invstd = j->save_invstd;
   for (int64_t c = c0; c < c1; c++) {
-    double sum = 0, sq = 0;
-    for (int64_t n = 0; n < N; n++) sum += cnn_sum_floats(inp + (n * C + c) * L, L);
-    double mean = sum / (double)M;
-    for (int64_t n = 0; n < N; n++) sq += row_sq_dev(inp + (n * C + c) * L, L, (float)mean);
+    /* each row's mean and squared deviations while the row is in L1, merged
+     * into the channel's (Chan, Golub and LeVeque): one sweep of memory */
+    double mean = 0, sq = 0;
+    for (int64_t n = 0; n < N; n++) {
+      const float *row = inp + (n * C + c) * L;
+      double rmean = cnn_sum_floats(row, L) / (double)L;
+      float rm = (float)rmean;
+      double rsq = row_sq_dev(row, L, rm) - (double)L * (rmean - rm) * (rmean - rm); /* about rmean */
+      double before = (double)(n * L), delta = rmean - mean;
+      mean += delta * (double)L / (before + (double)L);
+      sq += rsq + delta * delta * before * (double)L / (before + (double)L);
+    }
     double var = sq / (double)M;
     float invstd = (float)(1.0 / sqrt(var + eps));
     float g = gamma ? gamma[c] : 1.0f, b = beta ? beta[c] : 0.0f;

@@ -89,10 +89,10 @@ void cnn_reduce_dim(cnn_tensor *out, cnn_tensor *index, cnn_tensor *in, int dim,
 }
 
 double cnn_sum_floats(const float *x, int64_t n) {
-  cnn_quad lo = {0}, hi = {0};
+  cnn_lanes acc = {{0}, {0}, {0}, {0}};
   int64_t i = 0;
-  for (; i + LANES <= n; i += LANES) lo += CNN_QUAD_AT(x + i), hi += CNN_QUAD_AT(x + i + 4);
-  double s = cnn_lane_total(lo, hi);
+  for (; i + LANES <= n; i += LANES) acc = cnn_lanes_add(acc, cnn_lanes_at(x + i));
+  double s = cnn_lane_total(acc);
   for (; i < n; i++) s += x[i];
   return s;
 }
