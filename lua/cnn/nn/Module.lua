@@ -205,16 +205,19 @@ function Module:check_tensor(x, what)
   if not cnn.is_tensor(x) then self:fail("%s must be a tensor, got %s", what or "input", type(x)) end
 end
 
--- Calls child[method](child, ...) for a container, prefixing an error with
--- where the child sits: "in <label> (nn.Conv2d): conv2d: ..." (a number i: "module i").
+-- Raises the error msg of a container's child, prefixed with where the child
+-- sits: "in <label> (nn.Conv2d): conv2d: ..." (a number i: "module i").
+function Module.child_error(label, child, msg)
+  -- the position inside the library says nothing to the user: the label does
+  msg = tostring(msg):gsub("^[%w_./%-]+%.lua:%d+: ", "", 1)
+  if type(label) == "number" then label = "module " .. label end -- built here: a number to text costs a format
+  error(string.format("in %s (%s): %s", label, child.__name, msg), 0)
+end
+
+-- Calls child[method](child, ...) for a container, errors as child_error.
 function Module.call_child(label, child, method, ...)
   local ok, result = pcall(child[method], child, ...)
-  if not ok then
-    -- the position inside the library says nothing to the user: the label does
-    local msg = tostring(result):gsub("^[%w_./%-]+%.lua:%d+: ", "", 1)
-    if type(label) == "number" then label = "module " .. label end -- built here: a number to text costs a format
-    error(string.format("in %s (%s): %s", label, child.__name, msg), 0)
-  end
+  if not ok then Module.child_error(label, child, result) end
   return result
 end
 

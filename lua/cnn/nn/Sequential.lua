@@ -27,7 +27,13 @@ local function call(i, m, method, ...)
 end
 
 function Sequential:update_output(x)
-  for i, m in ipairs(self.modules) do x = call(i, m, "forward", x) end
+  local modules, child_error = self.modules, Module.child_error
+  for i = 1, #modules do -- call() inlined: this loop runs for every batch
+    local m = modules[i]
+    local ok, y = pcall(m.forward, m, x)
+    if not ok then child_error(i, m, y) end
+    x = y
+  end
   return x
 end
 
