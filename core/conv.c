@@ -340,10 +340,38 @@ static void group_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* Batches up to this many images take their transformed weights from the
+ * cache when the weights have not changed: for larger ones the transform is
+ * a sliver of the pass. */
+#define PACKS_MAX_IMAGES 8
+
+/* The weights rearranged by pack (into size floats) for the implicit or
+ * Winograd kernels: kept ones from packs, else packed into space. */
+typedef void pack_fn(const cnn_conv2d_geom *g, const float *weight, float *packed);
+static const float *packed_weights(const cnn_conv2d_geom *g, const float *weight, pack_fn *pack, int64_t size,
+                                   float *space, cnn_packs *packs) {
+  if (packs && g->N <= PACKS_MAX_IMAGES) {
+    enum { GEOM = sizeof *g / sizeof(int64_t) };
+    int64_t key[GEOM + 1];
+    memcpy(key, g, sizeof *g); /* int64 fields only: no padding */
+    key[GEOM] = pack == cnn_conv2d_winograd_pack;
+    float *slot;
+    const float *kept = cnn_packs_find(packs, key, GEOM + 1, weight, weight_size(g), size, &slot);
+    if (kept) return kept;
+    if (slot) {
+      pack(g, weight, slot);
+      return slot;
+    }
+  }
+  pack(g, weight, space);
+  return space;
+}
+
 /* space: the geometry the workspace was sized for (g itself, or the forward
- * pass of an input gradient). */
+ * pass of an input gradient); packs: the cache of transformed weights, or
+ * NULL. */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
-                    float *work, const cnn_conv2d_geom *space) {
+                    float *work, const cnn_conv2d_geom *space, cnn_packs *packs) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
   int64_t macs = planes * (g->K / g->G) * (g->C / g->G) * g->R * g->S * PQ;
   int64_t chunks = planes >= want || macs < SPLIT_MACS ? 1 : (want + planes - 1) / planes;
@@ -355,8 +383,8 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
   } else if (winograd(g)) {
-    float *packed = packed_space(space, work);
-    cnn_conv2d_winograd_pack(g, weight, packed);
+    const float *packed = packed_weights(g, weight, cnn_conv2d_winograd_pack, cnn_conv2d_winograd_packed_size(g),
+                                         packed_space(space, work), packs);
     int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, false);
     int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
     if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
@@ -365,8 +393,8 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
     j.packed = packed;
     cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd_items, &j);
   } else if (implicit(g)) {
-    float *packed = packed_space(space, work);
-    cnn_conv2d_implicit_pack(g, weight, packed);
+    const float *packed = packed_weights(g, weight, cnn_conv2d_implicit_pack, cnn_conv2d_implicit_packed_size(g),
+                                         packed_space(space, work), packs);
     int64_t L = cnn_conv2d_implicit_positions(g), tiles = (L + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT;
     j.chunk = (tiles + chunks - 1) / chunks * CNN_IMPLICIT_SPLIT;
     j.chunks = (L + j.chunk - 1) / j.chunk;
@@ -384,8 +412,8 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *work) {
-  forward(g, inp, weight, bias, out, work, g);
+                        float *out, float *work, cnn_packs *packs) {
+  forward(g, inp, weight, bias, out, work, g, packs);
 }
 
 /* Strided case: per image and group, col = weight^T @ dout, folded back. */
@@ -422,7 +450,7 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
         for (int64_t t = 0; t < RS; t++)
           flipped[((gr * Cg + c) * Kg + k) * RS + t] = weight[((gr * Kg + k) * Cg + c) * RS + RS - 1 - t];
   cnn_conv2d_geom f = flip_geom(g);
-  forward(&f, dout, flipped, NULL, dinp, work, g);
+  forward(&f, dout, flipped, NULL, dinp, work, g, NULL);
 }
 
 /* Thread 0 accumulates into dweight itself, the others into private buffers

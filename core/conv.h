@@ -22,6 +22,7 @@
 #ifndef CNN_CONV_H
 #define CNN_CONV_H
 
+#include "conv_packs.h"
 #include "tensor.h"
 
 typedef struct cnn_conv2d_geom {
@@ -38,9 +39,9 @@ cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], 
 /* Floats of workspace the fast kernels need with the current thread count. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g);
 
-/* out = conv(inp, weight) + bias */
+/* out = conv(inp, weight) + bias; packs (conv_packs.h) may be NULL. */
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *work);
+                        float *out, float *work, cnn_packs *packs);
 /* dinp = d loss / d inp (overwritten) */
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work);

@@ -104,6 +104,31 @@ static float *workspace(lua_State *L, int64_t n, const char *fname) {
   return cnn_tensor_data(t);
 }
 
+static int packs_gc(lua_State *L) {
+  cnn_packs **box = lua_touserdata(L, 1);
+  cnn_packs_free(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* The state's cache of transformed weights (conv_packs.h), kept in the
+ * registry and freed with the state; NULL if it could not be made. */
+static cnn_packs *packs(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "cnn.packs");
+  cnn_packs **box = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  if (box) return *box;
+  box = lua_newuserdatauv(L, sizeof *box, 0);
+  *box = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, packs_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  *box = cnn_packs_new();
+  lua_setfield(L, LUA_REGISTRYINDEX, "cnn.packs");
+  return *box;
+}
+
 static int conv_forward(lua_State *L, bool naive, const char *fname) {
   lua_settop(L, 5); /* contiguous copies go above into */
   int b_idx = 0, opts_idx = 3;
@@ -114,7 +139,7 @@ static int conv_forward(lua_State *L, bool naive, const char *fname) {
   float *out = cnn_tensor_data(new_image(L, 5, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
   const float *bias = c.b ? cnn_tensor_data(c.b) : NULL;
   if (naive) cnn_conv2d_forward_naive(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out);
-  else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col);
+  else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col, packs(L));
   return 1;
 }
 

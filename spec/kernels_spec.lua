@@ -118,6 +118,52 @@ describe("cnn.conv2d on each instruction set", function()
   end)
 end)
 
+describe("transformed weights kept between calls (small batches)", function()
+  -- 3x3 with 32 channels: Winograd's; 5x5 with 6: the implicit product
+  local layers = { { 2, 32, 32, 10, 3, 1 }, { 1, 6, 16, 14, 5, 0 } }
+  for _, l in ipairs(layers) do
+    local N, C, K, H, k, pad = table.unpack(l)
+    it(string.format("%d -> %d, %dx%d: follow every change of the weights", C, K, k, k), function()
+      cnn.seed(5)
+      local x, w, b = cnn.randn(N, C, H, H), cnn.randn(K, C, k, k), cnn.randn(K)
+      local opts = { padding = pad }
+      local tol = 2e-6 * C * k * k
+      local function check(what)
+        assert.is_true(cnn.conv2d(x, w, b, opts):allclose(cnn.conv2d_reference(x, w, b, opts), tol, tol), what)
+      end
+      check("first call")
+      check("unchanged weights")
+      w:mul_(-0.5)
+      check("weights scaled in place")
+      w:narrow(1, K, 1):narrow(2, C, 1):fill_(3) -- one kernel of the last channel pair only
+      check("one kernel changed")
+      local other = w:clone():add_(1) -- the same geometry, other weights: kept apart
+      assert.is_true(cnn.conv2d(x, other, b, opts):allclose(cnn.conv2d_reference(x, other, b, opts), tol, tol))
+      check("back to the first weights")
+      w:copy_(other)
+      check("copied over")
+    end)
+  end
+
+  it("stay right past the number of layers kept, and for layers too big to keep", function()
+    cnn.seed(6)
+    local x = cnn.randn(1, 32, 6, 6)
+    local ws, ys = {}, {}
+    for i = 1, 40 do
+      ws[i] = cnn.randn(32, 32, 3, 3)
+      ys[i] = cnn.conv2d_reference(x, ws[i], nil, { padding = 1 })
+    end
+    for _ = 1, 2 do
+      for i = 1, 40 do assert.is_true(cnn.conv2d(x, ws[i], nil, { padding = 1 }):allclose(ys[i], 1e-3, 1e-3), i) end
+    end
+    local big = cnn.randn(512, 512, 3, 3) -- more than the cache holds: packed for each call
+    local xb = cnn.randn(1, 512, 8, 8)
+    local y1 = cnn.conv2d(xb, big, nil, { padding = 1 })
+    big:mul_(2)
+    assert.is_true(cnn.conv2d(xb, big, nil, { padding = 1 }):allclose(y1 * 2, 1e-4, 1e-3))
+  end)
+end)
+
 describe("the product kernels, one by one", function()
   it("agree with a double-precision loop on random shapes (AVX-512 over software intrinsics without the CPU)", function()
     local runs = {}
