@@ -126,11 +126,25 @@ void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, flo
         _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++) acc[i][u] = MADD(dv, b[u], acc[i][u]);                    \
       }                                                                                                                \
     }                                                                                                                  \
-    _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 4") for (int u = 0; u < wt; u++) {        \
-      v8 s = acc[i][u];                                                                                                \
-      c[i * wt + u] = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));                               \
+    _Pragma("GCC unroll 3") for (int f = 0; f < mr * wt; f += 4) {                                                    \
+      v8 *s = &acc[0][0] + f;                                                                                          \
+      hsum4(s[0], s[1], s[2], s[3], c + f);                                                                            \
     }                                                                                                                  \
   } while (0)
+
+/* The sums of the lanes of a, b, c and d into s[0..3]: lanes paired across
+ * the four vectors by shuffles (two rounds), then the halves added, instead
+ * of each vector summed apart. */
+#define INTERLEAVE_LO ((cnn_v8i){0, 8, 1, 9, 4, 12, 5, 13})
+#define INTERLEAVE_HI ((cnn_v8i){2, 10, 3, 11, 6, 14, 7, 15})
+#define PAIRS_LO ((cnn_v8i){0, 1, 8, 9, 4, 5, 12, 13})
+#define PAIRS_HI ((cnn_v8i){2, 3, 10, 11, 6, 7, 14, 15})
+static inline __attribute__((always_inline)) void hsum4(v8 a, v8 b, v8 c, v8 d, float *s) {
+  v8 ab = __builtin_shuffle(a, b, INTERLEAVE_LO) + __builtin_shuffle(a, b, INTERLEAVE_HI);
+  v8 cd = __builtin_shuffle(c, d, INTERLEAVE_LO) + __builtin_shuffle(c, d, INTERLEAVE_HI);
+  v8 abcd = __builtin_shuffle(ab, cd, PAIRS_LO) + __builtin_shuffle(ab, cd, PAIRS_HI);
+  for (int i = 0; i < 4; i++) s[i] = abcd[i] + abcd[i + 4];
+}
 
 typedef void tile_fn(int64_t n, const float *a, const int32_t *off, const float *x, float *c, int64_t ldc);
 typedef void grad_fn(int64_t n, const float *d, int64_t ld, const int32_t *o, const float *x, float *c);
