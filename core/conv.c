@@ -30,6 +30,7 @@
 #include "conv_direct.h"
 #include "conv_implicit.h"
 #include "conv_winograd.h"
+#include "conv_winograd4.h"
 #include "im2col.h"
 #include "parallel.h"
 #include "reduce.h"
@@ -116,13 +117,29 @@ static bool implicit(const cnn_conv2d_geom *g) {
  * 32 -> 32 channels at 28x28 ran 15-20% faster than on the implicit product
  * (16 -> 16 slower, 16 -> 32 even); a batch of one 7x7 image (16 tiles, half
  * a product's tile wasted) ran 1.7x slower, one of 14x14 (49) even. */
+static _Atomic int winograd_tiles = 2; /* cnn_conv2d_set_winograd */
+void cnn_conv2d_set_winograd(int tiles) {
+  if (tiles == 0 || tiles == 2 || tiles == 4) winograd_tiles = tiles;
+}
+int cnn_conv2d_get_winograd(void) { return winograd_tiles; }
+
 #define WINOGRAD_MIN_CHANNELS 32 /* in and out */
 #define WINOGRAD_MIN_TILES 48    /* 2x2 output tiles in the batch */
 static bool winograd(const cnn_conv2d_geom *g) {
   int64_t Cg = g->C / g->G, Kg = g->K / g->G, tiles = g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2);
-  return cnn_conv2d_winograd_ok(g) && Cg >= WINOGRAD_MIN_CHANNELS && Kg >= WINOGRAD_MIN_CHANNELS &&
+  return winograd_tiles >= 2 && cnn_conv2d_winograd_ok(g) && Cg >= WINOGRAD_MIN_CHANNELS && Kg >= WINOGRAD_MIN_CHANNELS &&
          tiles >= WINOGRAD_MIN_TILES &&
          cnn_conv2d_winograd_scratch(g) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
+}
+
+/* With cnn_conv2d_set_winograd(4), Winograd layers whose output tiles of 4x4
+ * waste little (F(4x4, 3x3) multiplies 36 times per tile, F(2x2, 3x3) 16
+ * times per quarter of it: at most 70% of those) take the larger tiles, for
+ * the forward pass and the input gradient. */
+static bool winograd4(const cnn_conv2d_geom *g) {
+  int64_t t4 = ((g->P + 3) / 4) * ((g->Q + 3) / 4), t2 = ((g->P + 1) / 2) * ((g->Q + 1) / 2);
+  return winograd_tiles == 4 && winograd(g) && cnn_conv2d_winograd4_ok(g) && 10 * 36 * t4 <= 7 * 16 * t2 &&
+         cnn_conv2d_winograd4_scratch(g) <= SCRATCH_MAX;
 }
 
 /* Rows of the column matrix unfolded at a time for the weight gradient: as
@@ -184,6 +201,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
     const cnn_conv2d_geom *h = &h_[i];
     if (implicit(h) && cnn_conv2d_implicit_scratch(h) > extra) extra = cnn_conv2d_implicit_scratch(h);
     if (winograd(h) && cnn_conv2d_winograd_scratch(h) > extra) extra = cnn_conv2d_winograd_scratch(h);
+    if (winograd4(h) && cnn_conv2d_winograd4_scratch(h) > extra) extra = cnn_conv2d_winograd4_scratch(h);
   }
   return gemm_work() + lines(extra) + lines(group_space(g)) + lines(winograd_grad_space(g));
 }
@@ -198,6 +216,7 @@ static int64_t packed_size(const cnn_conv2d_geom *g) {
     const cnn_conv2d_geom *h = &h_[i];
     if (implicit(h) && cnn_conv2d_implicit_packed_size(h) > size) size = cnn_conv2d_implicit_packed_size(h);
     if (winograd(h) && cnn_conv2d_winograd_packed_size(h) > size) size = cnn_conv2d_winograd_packed_size(h);
+    if (winograd4(h) && cnn_conv2d_winograd4_packed_size(h) > size) size = cnn_conv2d_winograd4_packed_size(h);
   }
   return lines(size);
 }
@@ -307,6 +326,18 @@ static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
+/* Items [i0, i1) of (group, block of j->chunk tile rows) through F(4x4, 3x3). */
+static void winograd4_items(void *ctx, int64_t i0, int64_t i1, int thread) {
+  const conv_job *j = ctx;
+  const cnn_conv2d_geom *g = j->g;
+  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  int64_t rows = cnn_conv2d_winograd4_rows(g);
+  for (int64_t i = i0; i < i1; i++) {
+    int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
+    cnn_conv2d_winograd4_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch);
+  }
+}
+
 /* Items [i0, i1) of (group, block of j->chunk tile rows) through Winograd's
  * algorithm, with the transformed weights at j->packed. */
 static void winograd_items(void *ctx, int64_t i0, int64_t i1, int thread) {
@@ -354,7 +385,7 @@ static const float *packed_weights(const cnn_conv2d_geom *g, const float *weight
     enum { GEOM = sizeof *g / sizeof(int64_t) };
     int64_t key[GEOM + 1];
     memcpy(key, g, sizeof *g); /* int64 fields only: no padding */
-    key[GEOM] = pack == cnn_conv2d_winograd_pack;
+    key[GEOM] = pack == cnn_conv2d_winograd_pack ? 1 : pack == cnn_conv2d_winograd4_pack ? 2 : 0;
     float *slot;
     const float *kept = cnn_packs_find(packs, key, GEOM + 1, weight, weight_size(g), size, &slot);
     if (kept) return kept;
@@ -382,6 +413,15 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
                 thread_work(space), 0, {false}, NULL};
   if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
+  } else if (winograd4(g)) {
+    j.packed = packed_weights(g, weight, cnn_conv2d_winograd4_pack, cnn_conv2d_winograd4_packed_size(g),
+                              packed_space(space, work), packs);
+    int64_t rows = cnn_conv2d_winograd4_rows(g), per = cnn_conv2d_winograd4_block_rows(g);
+    int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
+    if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
+    j.chunk = per;
+    j.chunks = (rows + per - 1) / per;
+    cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd4_items, &j);
   } else if (winograd(g)) {
     const float *packed = packed_weights(g, weight, cnn_conv2d_winograd_pack, cnn_conv2d_winograd_packed_size(g),
                                          packed_space(space, work), packs);

@@ -36,6 +36,14 @@ cnn_status cnn_conv2d_geom_init(cnn_conv2d_geom *g, const int64_t inp_shape[4], 
                                 int64_t bias_len, bool has_bias, const int64_t stride[2],
                                 const int64_t pad[2], const int64_t dil[2], int64_t groups, cnn_error *err);
 
+/* Winograd's algorithm for 3x3 layers at unit stride (process-wide): 0 never
+ * (the implicit product, the most exact), 2 F(2x2, 3x3) (the default: about
+ * the rounding of the plain sums), 4 also F(4x4, 3x3) where its larger tiles
+ * pay (about a quarter faster again; rounding errors about ten times those
+ * of F(2x2, 3x3), see conv_winograd4.h). Other values are ignored. */
+void cnn_conv2d_set_winograd(int tiles);
+int cnn_conv2d_get_winograd(void);
+
 /* Floats of workspace the fast kernels need with the current thread count. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g);
 

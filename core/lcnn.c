@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cnnlua.h"
+#include "conv.h"
 #include "elementwise.h"
 #include "gemm.h"
 #include "lcnn.h"
@@ -79,6 +80,20 @@ static int f_set_isa(lua_State *L) {
     lcnn_error(L, "set_isa", "unknown kernel set '%s' (expected avx512, openblas, avx2 or scalar)", name);
   }
   return 0;
+}
+
+/* ---- Winograd's algorithm (conv.h) ---- */
+
+static int f_set_winograd(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n != 0 && n != 2 && n != 4) lcnn_error(L, "set_winograd", "expected 0, 2 or 4 (tiles of outputs), got %lld", (long long)n);
+  cnn_conv2d_set_winograd((int)n);
+  return 0;
+}
+
+static int f_get_winograd(lua_State *L) {
+  lua_pushinteger(L, cnn_conv2d_get_winograd());
+  return 1;
 }
 
 static int f_clock(lua_State *L) {
@@ -159,6 +174,8 @@ static const luaL_Reg functions[] = {{"seed", f_seed},
                                      {"isa", f_isa},
                                      {"isas", f_isas},
                                      {"set_isa", f_set_isa},
+                                     {"set_winograd", f_set_winograd},
+                                     {"get_winograd", f_get_winograd},
                                      {NULL, NULL}};
 
 /* package.preload loader of an embedded Lua file (upvalue: its entry). */

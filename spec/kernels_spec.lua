@@ -63,36 +63,73 @@ describe("cnn.conv2d on each instruction set", function()
     { 1, 32, 32, 13, 13, 3, 3, 1, 0, 1, 1 },  -- 36 tiles: the implicit product; its flipped pass (49) Winograd's
     { 1, 64, 40, 7, 7, 3, 3, 1, 1, 1, 1 },    -- 16 tiles: the implicit product
     { 3, 24, 40, 8, 8, 3, 3, 1, 1, 1, 1 },    -- fewer than 32 channels in: the implicit product
+    -- with cnn.set_winograd(4), F(4x4, 3x3): 17x19 (cut tiles, 5 a row), 40 channels in, 50 out, across images;
+    -- 24x36 (9 tiles a row: a vector and one)
+    { 3, 40, 50, 17, 19, 3, 3, 1, 1, 1, 1 },
+    { 2, 64, 32, 24, 36, 3, 3, 1, 1, 1, 1 },
     -- the implicit product: one channel in, six out (tiles of 6 rows); dilated with several channels
     { 2, 1, 6, 12, 13, 5, 5, 1, 2, 1, 1 },
     { 2, 5, 7, 13, 12, 3, 2, 1, { 1, 2 }, { 2, 1 }, 1 },
   }
+  -- close: an elementwise check of the rounding of sums of the given depth;
+  -- with F(4x4, 3x3) (cnn.set_winograd(4)) the forward pass and input gradient
+  -- are held to 2e-5 of the largest output instead (its transforms multiply
+  -- by up to 8 and divide by 24: the errors are about ten times larger)
+  local function check_shapes(label, wide)
+    cnn.seed(31)
+    for i, t in ipairs(shapes) do
+      local N, C, K, Hh, W, R, S, st, pad, dil, groups = table.unpack(t)
+      local opts = { stride = st, padding = pad, dilation = dil, groups = groups }
+      local x, w, b = cnn.randn(N, C, Hh, W), cnn.randn(K, C // groups, R, S), cnn.randn(K)
+      local what = string.format("%s shape %d", label, i)
+      local function close(a, ref, depth, atol, part)
+        if wide then
+          local err, scale = (a - ref):abs():max(), ref:abs():max()
+          assert.is_true(err <= 2e-5 * scale, string.format("%s %s: error %g of %g", what, part, err, scale))
+        else
+          assert.is_true(a:allclose(ref, 2e-6 * depth, atol), what .. " " .. part)
+        end
+      end
+      local y = cnn.conv2d(x, w, b, opts)
+      -- the error bound grows with the depth of the sums (C/G * R * S terms)
+      local depth = C // groups * R * S
+      close(y, cnn.conv2d_reference(x, w, b, opts), depth, 2e-6 * depth, "forward")
+      local dy = cnn.randn(y:shape())
+      local gw1, gb1, gw2, gb2 = cnn.zeros(w:shape()), cnn.zeros(K), cnn.zeros(w:shape()), cnn.zeros(K)
+      local dx1 = cnn.conv2d_backward(x, w, dy, opts, gw1, gb1)
+      local dx2 = cnn.conv2d_reference_backward(x, w, dy, opts, gw2, gb2)
+      close(dx1, dx2, K * R * S, 1e-4, "grad input")
+      assert.is_true(gw1:allclose(gw2, 2e-6 * N * Hh * W, 1e-4), what .. " grad weight")
+      assert.is_true(gb1:allclose(gb2, 1e-4, 1e-4), what .. " grad bias")
+    end
+  end
+
   for _, isa in ipairs(cnn.isas()) do
     it("agree with the naive twin: " .. isa, function()
       local before = cnn.isa()
       cnn.set_isa(isa)
       assert.are.equal(isa, cnn.isa())
-      cnn.seed(31)
-      for i, t in ipairs(shapes) do
-        local N, C, K, Hh, W, R, S, st, pad, dil, groups = table.unpack(t)
-        local opts = { stride = st, padding = pad, dilation = dil, groups = groups }
-        local x, w, b = cnn.randn(N, C, Hh, W), cnn.randn(K, C // groups, R, S), cnn.randn(K)
-        local y = cnn.conv2d(x, w, b, opts)
-        local what = string.format("%s shape %d", isa, i)
-        -- the error bound grows with the depth of the sums (C/G * R * S terms)
-        local tol = 2e-6 * (C // groups * R * S)
-        assert.is_true(y:allclose(cnn.conv2d_reference(x, w, b, opts), tol, tol), what .. " forward")
-        local dy = cnn.randn(y:shape())
-        local gw1, gb1, gw2, gb2 = cnn.zeros(w:shape()), cnn.zeros(K), cnn.zeros(w:shape()), cnn.zeros(K)
-        local dx1 = cnn.conv2d_backward(x, w, dy, opts, gw1, gb1)
-        local dx2 = cnn.conv2d_reference_backward(x, w, dy, opts, gw2, gb2)
-        assert.is_true(dx1:allclose(dx2, 2e-6 * K * R * S, 1e-4), what .. " grad input")
-        assert.is_true(gw1:allclose(gw2, 2e-6 * N * Hh * W, 1e-4), what .. " grad weight")
-        assert.is_true(gb1:allclose(gb2, 1e-4, 1e-4), what .. " grad bias")
-      end
+      check_shapes(isa, false)
       cnn.set_isa(before)
     end)
   end
+
+  it("agree with the naive twin without Winograd's algorithm, and with its 4x4 tiles", function()
+    assert.are.equal(2, cnn.get_winograd()) -- the default: F(2x2, 3x3)
+    cnn.set_winograd(0)
+    check_shapes("no Winograd", false)
+    cnn.set_winograd(4)
+    local before = cnn.isa()
+    local ok, err = pcall(check_shapes, "Winograd 4x4", true)
+    if ok then -- and the portable build of its transforms
+      cnn.set_isa("scalar")
+      ok, err = pcall(check_shapes, "Winograd 4x4, scalar", true)
+    end
+    cnn.set_winograd(2)
+    cnn.set_isa(before)
+    assert(ok, err)
+    assert.has_error(function() cnn.set_winograd(3) end, "set_winograd: expected 0, 2 or 4 (tiles of outputs), got 3")
+  end)
 
   it("are chosen by name, and refuse what the CPU cannot run", function()
     local runs = {}
