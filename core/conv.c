@@ -326,28 +326,19 @@ static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
-/* Items [i0, i1) of (group, block of j->chunk tile rows) through F(4x4, 3x3). */
-static void winograd4_items(void *ctx, int64_t i0, int64_t i1, int thread) {
-  const conv_job *j = ctx;
-  const cnn_conv2d_geom *g = j->g;
-  float *scratch = j->work + thread * j->per_thread + gemm_work();
-  int64_t rows = cnn_conv2d_winograd4_rows(g);
-  for (int64_t i = i0; i < i1; i++) {
-    int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
-    cnn_conv2d_winograd4_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch);
-  }
-}
-
 /* Items [i0, i1) of (group, block of j->chunk tile rows) through Winograd's
- * algorithm, with the transformed weights at j->packed. */
+ * algorithm (F(4x4, 3x3) where winograd4), with the transformed weights at
+ * j->packed. */
 static void winograd_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
   float *scratch = j->work + thread * j->per_thread + gemm_work();
-  int64_t rows = cnn_conv2d_winograd_rows(g);
+  bool four = winograd4(g);
+  int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
   for (int64_t i = i0; i < i1; i++) {
     int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
-    cnn_conv2d_winograd_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch);
+    (four ? cnn_conv2d_winograd4_forward : cnn_conv2d_winograd_forward)(g, gr, j->inp, j->packed, j->bias, j->out,
+                                                                        r0, r1, scratch);
   }
 }
 
@@ -413,24 +404,18 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
                 thread_work(space), 0, {false}, NULL};
   if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
-  } else if (winograd4(g)) {
-    j.packed = packed_weights(g, weight, cnn_conv2d_winograd4_pack, cnn_conv2d_winograd4_packed_size(g),
-                              packed_space(space, work), packs);
-    int64_t rows = cnn_conv2d_winograd4_rows(g), per = cnn_conv2d_winograd4_block_rows(g);
-    int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
-    if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
-    j.chunk = per;
-    j.chunks = (rows + per - 1) / per;
-    cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd4_items, &j);
   } else if (winograd(g)) {
-    const float *packed = packed_weights(g, weight, cnn_conv2d_winograd_pack, cnn_conv2d_winograd_packed_size(g),
-                                         packed_space(space, work), packs);
-    int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, false);
+    bool four = winograd4(g);
+    j.packed = four ? packed_weights(g, weight, cnn_conv2d_winograd4_pack, cnn_conv2d_winograd4_packed_size(g),
+                                     packed_space(space, work), packs)
+                    : packed_weights(g, weight, cnn_conv2d_winograd_pack, cnn_conv2d_winograd_packed_size(g),
+                                     packed_space(space, work), packs);
+    int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
+    int64_t per = four ? cnn_conv2d_winograd4_block_rows(g) : cnn_conv2d_winograd_block_rows(g, false);
     int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
     if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
     j.chunk = per;
     j.chunks = (rows + per - 1) / per;
-    j.packed = packed;
     cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd_items, &j);
   } else if (implicit(g)) {
     const float *packed = packed_weights(g, weight, cnn_conv2d_implicit_pack, cnn_conv2d_implicit_packed_size(g),

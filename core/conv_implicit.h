@@ -69,4 +69,11 @@ int cnn_implicit_tile_rows(int64_t channels);
 #define CNN_IMPLICIT_MR_MAX 6
 #define CNN_IMPLICIT_SPLIT 48
 
+/* The end of what the product reads of rows of T columns: whole tiles of
+ * either width (which divide CNN_IMPLICIT_SPLIT), within a row stride ts. */
+static inline int64_t cnn_implicit_read_end(int64_t T, int64_t ts) {
+  int64_t end = (T + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
+  return end < ts ? end : ts;
+}
+
 #endif

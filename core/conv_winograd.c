@@ -62,13 +62,6 @@ static int64_t row_stride(const cnn_conv2d_geom *g, bool grad) {
   return (t + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
 }
 
-/* The end of what the products read of a row of T tiles: whole tiles of
- * either width (which divide CNN_IMPLICIT_SPLIT), within the row stride. */
-static int64_t read_end(int64_t T, int64_t ts) {
-  int64_t end = (T + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
-  return end < ts ? end : ts;
-}
-
 /* Floats from one of the 16 blocks of V (or of M) to the next: its rows and
  * a cache line more. Without the line, block sizes were often multiples of
  * 4 KiB, and the 16 rows a transform writes or reads at once fell into one
@@ -144,15 +137,8 @@ void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, flo
  * each body is compiled for baseline x86-64 and for AVX2, and the AVX2 build
  * runs where the CPU has it (unless the portable kernels were asked for),
  * as the caller says (avx2: cnn_isa_vector_avx2(), asked once per call). */
-#define BODY static inline __attribute__((always_inline))
-#define PARAMS(...) __VA_ARGS__
-#define TWICE(name, params, args)                                                                                      \
-  static void name##_base params { name##_body args; }                                                                 \
-  __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
-  static void name(bool avx2, PARAMS params) {                                                                         \
-    if (avx2) name##_avx2 args;                                                                                        \
-    else name##_base args;                                                                                             \
-  }
+#define BODY CNN_V8_BODY
+#define TWICE CNN_V8_TWICE
 
 typedef cnn_v8 v8;
 typedef cnn_v8i v8i;
@@ -291,7 +277,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
                   v + c * ts + (r - row0) * tw, v_stride(g, ts));
     }
     for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + xi * v_stride(g, ts) + c * ts + T, 0, (size_t)(read_end(T, ts) - T) * sizeof(float));
+      memset(v + xi * v_stride(g, ts) + c * ts + T, 0, (size_t)(cnn_implicit_read_end(T, ts) - T) * sizeof(float));
   }
 }
 
@@ -360,7 +346,7 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
       dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, ms);
     }
     for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
-      memset(d + xi * ms + k * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? read_end(T, ts) - T : ts) * sizeof(float));
+      memset(d + xi * ms + k * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? cnn_implicit_read_end(T, ts) - T : ts) * sizeof(float));
   }
   const int32_t *off = (const int32_t *)packed;
   for (int xi = 0; xi < 16; xi++)

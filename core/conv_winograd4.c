@@ -56,13 +56,6 @@ static int64_t row_stride(const cnn_conv2d_geom *g) {
 static int64_t v_stride(const cnn_conv2d_geom *g) { return (g->C / g->G) * row_stride(g) + 16; }
 static int64_t m_stride(const cnn_conv2d_geom *g) { return krows(g) * row_stride(g) + 16; }
 
-/* The end of what the products read of a row of T tiles (whole tiles of
- * either width), within the row stride. */
-static int64_t read_end(int64_t T, int64_t ts) {
-  int64_t end = (T + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
-  return end < ts ? end : ts;
-}
-
 /* Floats of one phase of a split row: the tiles_w + 1 entries a tile row
  * reads, as many as its whole vectors of tiles read. */
 static int64_t phase_len(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 8 + 8; }
@@ -130,18 +123,10 @@ void cnn_conv2d_winograd4_pack(const cnn_conv2d_geom *g, const float *weight, fl
       }
 }
 
-/* Each body is compiled for baseline x86-64 and for AVX2 (without FMA, so
- * both builds round alike), and the AVX2 build runs where the CPU has it,
- * as the caller says (avx2: cnn_isa_vector_avx2(), asked once per call). */
-#define BODY static inline __attribute__((always_inline))
-#define TWICE(name, params, args)                                                                                      \
-  static void name##_base params { name##_body args; }                                                                 \
-  __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
-  static void name(bool avx2, PARAMS params) {                                                                         \
-    if (avx2) name##_avx2 args;                                                                                        \
-    else name##_base args;                                                                                             \
-  }
-#define PARAMS(...) __VA_ARGS__
+/* Each body is compiled for baseline x86-64 and for AVX2 (vec8.h), both
+ * without FMA, so that both builds round alike. */
+#define BODY CNN_V8_BODY
+#define TWICE CNN_V8_TWICE
 
 typedef cnn_v8 v8;
 typedef cnn_v8i v8i;
@@ -290,7 +275,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
       input_tiles(avx2, tw, d, len, v + c * ts + (r - row0) * tw, vs);
     }
     for (int xi = 0; xi < 36; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + xi * vs + c * ts + T, 0, (size_t)(read_end(T, ts) - T) * sizeof(float));
+      memset(v + xi * vs + c * ts + T, 0, (size_t)(cnn_implicit_read_end(T, ts) - T) * sizeof(float));
   }
 }
 

@@ -6,6 +6,7 @@
 #ifndef CNN_VEC8_H
 #define CNN_VEC8_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,5 +22,20 @@ typedef int32_t cnn_v8i __attribute__((vector_size(8 * sizeof(int32_t))));
     v_;                                                                                                                \
   })
 #define CNN_V8_STORE(p, x) memcpy((p), &(x), sizeof(cnn_v8))
+
+/* A kernel body (static inline, always inlined: CNN_V8_BODY) compiled twice,
+ * for baseline x86-64 (name_base) and for AVX2 (name_avx2, without FMA, so
+ * that both builds round alike), and name(avx2, params...) to call one: the
+ * caller passes cnn_isa_vector_avx2(), asked once per call. params and args
+ * are the parenthesised parameter and argument lists of name_body. */
+#define CNN_V8_BODY static inline __attribute__((always_inline))
+#define CNN_V8_PARAMS(...) __VA_ARGS__
+#define CNN_V8_TWICE(name, params, args)                                                                               \
+  static void name##_base params { name##_body args; }                                                                 \
+  __attribute__((target("avx2"))) static void name##_avx2 params { name##_body args; }                                  \
+  static void name(bool avx2, CNN_V8_PARAMS params) {                                                                  \
+    if (avx2) name##_avx2 args;                                                                                        \
+    else name##_base args;                                                                                             \
+  }
 
 #endif
