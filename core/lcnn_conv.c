@@ -32,9 +32,8 @@ static void image_shape(lua_State *L, const cnn_tensor *x, int64_t shape[4], con
   }
 }
 
-/* Pushes a new result of 4-d shape {N, C, P, Q}, without N if the input had none. */
-/* A result shaped as the image x (with or without its batch dimension), into
- * the tensor at into_idx when it fits (lcnn_into; 0: always new). */
+/* Pushes a result of 4-d shape {N, C, P, Q}, without N if the input x had
+ * none: new, or the tensor at into_idx when it fits (lcnn_into; 0: none). */
 static cnn_tensor *new_image(lua_State *L, int into_idx, const cnn_tensor *x, int64_t N, int64_t C, int64_t P,
                              int64_t Q, const char *fname) {
   int64_t shape[4] = {N, C, P, Q};
