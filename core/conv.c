@@ -299,7 +299,10 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   }
 }
 
-#define SPLIT_MACS ((int64_t)1 << 22) /* below this, waking threads for one image costs more than it saves */
+/* Below this, splitting one image between the threads costs more than it
+ * saves (the threads watch for work between loops, so a loop starts in
+ * about 0.3 us; each part of an image pads it again). */
+#define SPLIT_MACS ((int64_t)1 << 17)
 
 /* Items [i0, i1) of (image, group) through the direct kernels. */
 static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
@@ -396,7 +399,7 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
                     float *work, const cnn_conv2d_geom *space, cnn_packs *packs) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
   int64_t macs = planes * (g->K / g->G) * (g->C / g->G) * g->R * g->S * PQ;
-  int64_t chunks = planes >= want || macs < SPLIT_MACS ? 1 : (want + planes - 1) / planes;
+  int64_t chunks = planes >= want || macs < SPLIT_MACS || want < 4 ? 1 : (want + planes - 1) / planes;
   int64_t chunk = ((PQ + chunks - 1) / chunks + 63) & ~(int64_t)63; /* whole panels of columns */
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
