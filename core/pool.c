@@ -2,11 +2,13 @@
 #include "pool.h"
 
 #include <emmintrin.h>
+#include <immintrin.h>
 
 #include <math.h>
 #include <string.h>
 
 #include "parallel.h"
+#include "sgemm.h"
 
 static int64_t out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil, bool ceil_mode) {
   int64_t span = in + 2 * pad - dil * (k - 1) - 1;
@@ -109,15 +111,46 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
   }
 }
 
+/* max_row_2x2 eight windows at a time with AVX2, for rows of 8 windows or
+ * more (the last eight ending at the row's end). The even and odd columns
+ * are split within each 128-bit half, which leaves the windows in the order
+ * 0 1 4 5 2 3 6 7: the positions follow that order, and one permutation of
+ * 64-bit pairs puts the results back. */
+__attribute__((target("avx2"))) static void max_row_2x2_avx2(const float *row0, const float *row1, int64_t Q,
+                                                             int64_t W, int64_t base, float *out, float *idx) {
+  const __m256 step = _mm256_set_ps(14.0f, 12.0f, 6.0f, 4.0f, 10.0f, 8.0f, 2.0f, 0.0f);
+  for (int64_t next = 0; next < Q; next += 8) {
+    int64_t q = next + 8 <= Q ? next : Q - 8;
+    __m256 a0 = _mm256_loadu_ps(row0 + 2 * q), a1 = _mm256_loadu_ps(row0 + 2 * q + 8);
+    __m256 b0 = _mm256_loadu_ps(row1 + 2 * q), b1 = _mm256_loadu_ps(row1 + 2 * q + 8);
+    __m256 pos = _mm256_add_ps(_mm256_set1_ps((float)(base + 2 * q)), step);
+    __m256 best = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), at = pos;
+    __m256 cand[3] = {_mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
+                      _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+    float off[3] = {1.0f, (float)W, (float)(W + 1)};
+    for (int c = 0; c < 3; c++) { /* take(), eight lanes at once */
+      __m256 v = cand[c];
+      __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                              _mm256_andnot_ps(_mm256_cmp_ps(best, best, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+      best = _mm256_blendv_ps(best, v, t);
+      at = _mm256_blendv_ps(at, _mm256_add_ps(pos, _mm256_set1_ps(off[c])), t);
+    }
+    _mm256_storeu_ps(out + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0))));
+    _mm256_storeu_ps(idx + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(at), _MM_SHUFFLE(3, 1, 2, 0))));
+  }
+}
+
 /* The common 2x2 window with stride 2 and no padding: every window is whole. */
 static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
   const cnn_pool2d_geom *g = j->g;
   int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;
+  bool avx2 = g->Q >= 8 && cnn_isa_vector_avx2();
   for (int64_t plane = first; plane < last; plane++) {
     const float *x = j->inp + plane * HW;
     float *out = j->out + plane * PQ, *idx = j->idx + plane * PQ;
     for (int64_t p = 0; p < g->P; p++)
-      max_row_2x2(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q, idx + p * g->Q);
+      (avx2 ? max_row_2x2_avx2 : max_row_2x2)(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q,
+                                              idx + p * g->Q);
   }
 }
 
@@ -194,11 +227,36 @@ static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) 
 /* 2x2/2 windows: each window's four inputs written once (the gradient where
  * the index points, zeros elsewhere), no clearing pass and no scatter; four
  * windows at a time with SSE2. */
+/* One row of windows of the above, eight at a time with AVX2 (Q >= 8, the
+ * last eight ending at Q); whether an index lay outside its window. */
+__attribute__((target("avx2"))) static bool max_back_row_2x2_avx2(const float *ip, const float *gp, int64_t Q,
+                                                                  int64_t W, int64_t base, float *r0, float *r1) {
+  const __m256 step = _mm256_set_ps(14.0f, 12.0f, 10.0f, 8.0f, 6.0f, 4.0f, 2.0f, 0.0f), one = _mm256_set1_ps(1.0f),
+               w0 = _mm256_set1_ps((float)W), w1 = _mm256_set1_ps((float)(W + 1));
+  bool bad = false;
+  for (int64_t next = 0; next < Q; next += 8) {
+    int64_t q = next + 8 <= Q ? next : Q - 8;
+    __m256 at = _mm256_sub_ps(_mm256_loadu_ps(ip + q), _mm256_add_ps(_mm256_set1_ps((float)(base + 2 * q)), step));
+    __m256 v = _mm256_loadu_ps(gp + q), zero = _mm256_setzero_ps();
+    __m256 m0 = _mm256_cmp_ps(at, zero, _CMP_EQ_OQ), m1 = _mm256_cmp_ps(at, one, _CMP_EQ_OQ);
+    __m256 m2 = _mm256_cmp_ps(at, w0, _CMP_EQ_OQ), m3 = _mm256_cmp_ps(at, w1, _CMP_EQ_OQ);
+    __m256 a = _mm256_and_ps(m0, v), b = _mm256_and_ps(m1, v), c = _mm256_and_ps(m2, v), d = _mm256_and_ps(m3, v);
+    __m256 ablo = _mm256_unpacklo_ps(a, b), abhi = _mm256_unpackhi_ps(a, b); /* pairs, within 128-bit halves */
+    __m256 cdlo = _mm256_unpacklo_ps(c, d), cdhi = _mm256_unpackhi_ps(c, d);
+    _mm256_storeu_ps(r0 + 2 * q, _mm256_permute2f128_ps(ablo, abhi, 0x20));
+    _mm256_storeu_ps(r0 + 2 * q + 8, _mm256_permute2f128_ps(ablo, abhi, 0x31));
+    _mm256_storeu_ps(r1 + 2 * q, _mm256_permute2f128_ps(cdlo, cdhi, 0x20));
+    _mm256_storeu_ps(r1 + 2 * q + 8, _mm256_permute2f128_ps(cdlo, cdhi, 0x31));
+    bad |= _mm256_movemask_ps(_mm256_or_ps(_mm256_or_ps(m0, m1), _mm256_or_ps(m2, m3))) != 0xFF;
+  }
+  return bad;
+}
+
 static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thread) {
   max_back_job *j = ctx;
   const cnn_pool2d_geom *g = j->g;
   int64_t H = g->H, W = g->W, P = g->P, Q = g->Q, HW = H * W, PQ = P * Q;
-  bool bad = false;
+  bool bad = false, avx2 = Q >= 8 && cnn_isa_vector_avx2();
   for (int64_t plane = first; plane < last; plane++) {
     float *dx = j->dinp + plane * HW;
     const float *idx = j->idx + plane * PQ, *dy = j->dout + plane * PQ;
@@ -208,6 +266,11 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
       float *r0 = dx + 2 * p * W, *r1 = r0 + W;
       const float *ip = idx + p * Q, *gp = dy + p * Q;
       int64_t q = 0;
+      if (avx2) {
+        bad |= max_back_row_2x2_avx2(ip, gp, Q, W, 2 * p * W, r0, r1);
+        for (int64_t w = 2 * Q; w < W; w++) r0[w] = r1[w] = 0.0f; /* columns no window covers */
+        continue;
+      }
       for (int64_t next = 0; Q >= 4 && next < Q; next += 4) { /* four windows: the offsets in them, then the two
                                                                  rows interleaved; the last four end at Q */
         q = next + 4 <= Q ? next : Q - 4;

@@ -320,46 +320,64 @@ describe("pooling kernels", function()
     assert.are.equal(1, dx:get(1, 1, 2))
   end)
 
-  it("max_pool2d 2x2 (the vectorised path) matches a direct loop: ties, NaN, odd sizes", function()
-    math.randomseed(41)
-    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 } }) do
-      local N, C, Hh, W = table.unpack(shape)
-      local x = cnn.zeros(N, C, Hh, W)
-      for n = 1, N do -- small integers: many ties
-        for c = 1, C do
-          for i = 1, Hh do
-            for j = 1, W do x:set(n, c, i, j, math.random(0, 3)) end
-          end
+  -- 2x2 max pooling of a random N x C x H x W batch (small integers: ties; NaN; -inf) against a direct loop
+  local function pool_check(shape)
+    local N, C, Hh, W = table.unpack(shape)
+    local x = cnn.zeros(N, C, Hh, W)
+    for n = 1, N do -- small integers: many ties
+      for c = 1, C do
+        for i = 1, Hh do
+          for j = 1, W do x:set(n, c, i, j, math.random(0, 3)) end
         end
       end
-      for _ = 1, 6 do x:set(1, 1, math.random(Hh), math.random(W), 0 / 0) end
-      x:set(N, C, 1, 1, -math.huge)
-      local y, idx = cnn.max_pool2d(x, 2)
-      local P, Q = Hh // 2, W // 2
-      for n = 1, N do
-        for c = 1, C do
-          for p = 1, P do
-            for q = 1, Q do
-              local best, at
-              for _, d in ipairs({ { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }) do
-                local i, j = 2 * p - 1 + d[1], 2 * q - 1 + d[2]
-                local v = x:get(n, c, i, j)
-                if at == nil or v > best or (v ~= v and best == best) then best, at = v, (i - 1) * W + (j - 1) end
-              end
-              local got = y:get(n, c, p, q)
-              local where = string.format("shape %s at %d,%d,%d,%d", table.concat(shape, "x"), n, c, p, q)
-              assert.is_true(got == best or (got ~= got and best ~= best), where)
-              assert.are.equal(at, idx:get(n, c, p, q), where)
+    end
+    for _ = 1, 6 do x:set(1, 1, math.random(Hh), math.random(W), 0 / 0) end
+    x:set(N, C, 1, 1, -math.huge)
+    local y, idx = cnn.max_pool2d(x, 2)
+    local P, Q = Hh // 2, W // 2
+    for n = 1, N do
+      for c = 1, C do
+        for p = 1, P do
+          for q = 1, Q do
+            local best, at
+            for _, d in ipairs({ { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }) do
+              local i, j = 2 * p - 1 + d[1], 2 * q - 1 + d[2]
+              local v = x:get(n, c, i, j)
+              if at == nil or v > best or (v ~= v and best == best) then best, at = v, (i - 1) * W + (j - 1) end
             end
+            local got = y:get(n, c, p, q)
+            local where = string.format("shape %s at %d,%d,%d,%d", table.concat(shape, "x"), n, c, p, q)
+            assert.is_true(got == best or (got ~= got and best ~= best), where)
+            assert.are.equal(at, idx:get(n, c, p, q), where)
           end
         end
       end
     end
+  end
+
+  it("max_pool2d 2x2 (the vectorised paths) matches a direct loop: ties, NaN, odd sizes", function()
+    -- rows of 2-10 and 16 windows: SSE2 by fours, and with AVX2 by eights (all but the shortest rows)
+    local shapes = { { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 }, { 1, 2, 4, 32 } }
+    local before = cnn.isa()
+    for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
+      cnn.set_isa(isa)
+      math.randomseed(41)
+      for _, shape in ipairs(shapes) do
+        local ok, err = pcall(pool_check, shape)
+        if not ok then
+          cnn.set_isa(before)
+          error(isa .. ": " .. tostring(err), 0)
+        end
+      end
+    end
+    cnn.set_isa(before)
   end)
 
-  it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
+  -- the gradient of 2x2 max pooling of random shapes against a scatter, and indices outside their windows
+  local function pool_back_check()
     cnn.seed(42)
-    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 5, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 } }) do
+    for _, shape in ipairs({ { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 5, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 },
+      { 1, 2, 5, 33 } }) do
       local N, C, Hh, W = table.unpack(shape)
       local x = cnn.randn(N, C, Hh, W)
       local y, idx = cnn.max_pool2d(x, 2)
@@ -389,6 +407,29 @@ describe("pooling kernels", function()
       "max_pool2d_backward: indices hold a position outside the input plane of 4 x 4")
     assert.error_matches(function() cnn.max_pool2d_backward(x, idx * (0 / 0), cnn.ones(1, 1, 2, 2), 2) end,
       "outside the input plane")
+    -- the same in rows of eight windows and more
+    x = cnn.randn(1, 1, 2, 19)
+    local _
+    _, idx = cnn.max_pool2d(x, 2)
+    local target = idx:get(1, 1, 1, 8)
+    idx:set(1, 1, 1, 3, target) -- window 3 points at window 8's maximum
+    dx = cnn.max_pool2d_backward(x, idx, cnn.ones(1, 1, 1, 9), 2)
+    assert.are.equal(9, dx:sum())
+    assert.are.equal(2, dx:view(-1):get(target + 1))
+    assert.are.equal(0, dx:get(1, 1, 1, 19) + dx:get(1, 1, 2, 19)) -- the column no window covers
+    idx:set(1, 1, 1, 9, 38)
+    assert.error_matches(function() cnn.max_pool2d_backward(x, idx, cnn.ones(1, 1, 1, 9), 2) end,
+      "outside the input plane of 2 x 19")
+  end
+
+  it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
+    local before = cnn.isa()
+    for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
+      cnn.set_isa(isa)
+      local ok, err = pcall(pool_back_check)
+      cnn.set_isa(before)
+      if not ok then error(isa .. ": " .. tostring(err), 0) end
+    end
   end)
 
   it("max_pool2d propagates NaN, as PyTorch", function()
