@@ -422,6 +422,25 @@ describe("pooling kernels", function()
       "outside the input plane of 2 x 19")
   end
 
+  it("batch_norm's maps give the same floats in the portable and the AVX2 build", function()
+    cnn.seed(43)
+    local x, dy = cnn.randn(3, 5, 7, 9) * 2 + 1, cnn.randn(3, 5, 7, 9)
+    local w, b = cnn.randn(5), cnn.randn(5)
+    local function run()
+      local y, mean, invstd = cnn.batch_norm(x, cnn.zeros(5), cnn.ones(5), w, b, true, 0.1, 1e-5)
+      local gw, gb = cnn.zeros(5), cnn.zeros(5)
+      local dx = cnn.batch_norm_backward(x, dy, w, mean, invstd, true, gw, gb, true)
+      return { y, dx, gw, gb }
+    end
+    local before = cnn.isa()
+    local fast = run()
+    cnn.set_isa("scalar")
+    local ok, portable = pcall(run)
+    cnn.set_isa(before)
+    assert(ok, portable)
+    for i = 1, 4 do assert.is_true(fast[i]:equal(portable[i]), "result " .. i) end
+  end)
+
   it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
     local before = cnn.isa()
     for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
