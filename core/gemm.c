@@ -83,7 +83,20 @@ static void matmul_rows(void *ctx, int64_t r0, int64_t r1, int thread) {
               cnn_tensor_data(j->out) + r0 * n, (int)n);
 }
 
+/* Outputs [n0, n1) of a row times a matrix (a single product with m == 1):
+ * the matching rows (or columns) of op(b) through sgemv. */
+static void matvec_cols(void *ctx, int64_t n0, int64_t n1, int thread) {
+  (void)thread;
+  const matmul_job *j = ctx;
+  int64_t k = j->a->shape[2];
+  const float *a = cnn_tensor_data(j->a), *b = cnn_tensor_data(j->b) + (j->tb ? n0 * j->ldb : n0);
+  cblas_sgemv(CblasRowMajor, j->tb ? CblasNoTrans : CblasTrans, j->tb ? (int)(n1 - n0) : (int)k,
+              j->tb ? (int)k : (int)(n1 - n0), 1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, 0.0f,
+              cnn_tensor_data(j->out) + n0, 1);
+}
+
 #define ROWS_PER_THREAD 32           /* below this, one thread does the product */
+#define VEC_MACS ((int64_t)1 << 15)  /* from here, a row times a matrix is split by outputs */
 #define SPLIT_MACS ((int64_t)1 << 20) /* from here, a product is split by rows */
 #define BLAS_MACS ((int64_t)1 << 27)  /* from here (512^3), OpenBLAS's threads do better */
 
@@ -104,6 +117,8 @@ void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
     openblas_set_num_threads(threads);
     matmul_range(&j, 0, 1, 0);
     openblas_set_num_threads(1);
+  } else if (m == 1 && n > 0 && k > 0 && macs >= VEC_MACS && threads > 1) {
+    cnn_parallel_for(n, ROWS_PER_THREAD, matvec_cols, &j); /* its matrix streams from cache: both cores read */
   } else if (n > 0 && k > 0 && macs >= SPLIT_MACS) {
     cnn_parallel_for(m, ROWS_PER_THREAD, matmul_rows, &j);
   } else {

@@ -257,6 +257,14 @@ describe("cnn.matmul", function()
         H.assert_tensor(cnn.matmul(x, y), naive_matmul(x:contiguous(), y:contiguous()), 1e-4)
       end
     end
+    -- large enough to be split between the threads by outputs (151 of them: uneven parts)
+    local big_row, big_rowT = cnn.randn(1, 300), cnn.randn(300, 2):narrow(2, 2, 1):transpose(1, 2)
+    local big, bigT = cnn.randn(300, 151), cnn.randn(151, 300):transpose(1, 2)
+    for _, x in ipairs({ big_row, big_rowT }) do
+      for _, y in ipairs({ big, bigT }) do
+        H.assert_tensor(cnn.matmul(x, y), naive_matmul(x:contiguous(), y:contiguous()), 1e-3)
+      end
+    end
     local l = cnn.nn.Linear(400, 120) -- a single input: the product of one row
     local x = cnn.randn(1, 400)
     H.assert_tensor(l:forward(x), naive_matmul(x, l.weight:transpose(1, 2):contiguous()) + l.bias:view(1, 120), 1e-4)

@@ -14,6 +14,10 @@ end
 function Flatten:update_output(x)
   self:check_tensor(x)
   local n = x:dim()
+  if self.start_dim == 2 and self.end_dim == -1 and n >= 2 then -- the usual case, cheaply (-1 needs elements)
+    local batch = x:size(1)
+    if batch > 0 and x:numel() > 0 then return x:reshape(batch, -1) end
+  end
   local s = self.start_dim < 0 and n + 1 + self.start_dim or self.start_dim
   local e = self.end_dim < 0 and n + 1 + self.end_dim or self.end_dim
   if s < 1 or e > n or s > e then
