@@ -409,10 +409,9 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
   } else if (winograd(g)) {
     bool four = winograd4(g);
-    j.packed = four ? packed_weights(g, weight, cnn_conv2d_winograd4_pack, cnn_conv2d_winograd4_packed_size(g),
-                                     packed_space(space, work), packs)
-                    : packed_weights(g, weight, cnn_conv2d_winograd_pack, cnn_conv2d_winograd_packed_size(g),
-                                     packed_space(space, work), packs);
+    pack_fn *pack = four ? cnn_conv2d_winograd4_pack : cnn_conv2d_winograd_pack;
+    int64_t size = four ? cnn_conv2d_winograd4_packed_size(g) : cnn_conv2d_winograd_packed_size(g);
+    j.packed = packed_weights(g, weight, pack, size, packed_space(space, work), packs);
     int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
     int64_t per = four ? cnn_conv2d_winograd4_block_rows(g) : cnn_conv2d_winograd_block_rows(g, false);
     int64_t parts = 2 * cnn_parallel_threads() / g->G; /* blocks enough for every thread, when there are rows */
