@@ -11,7 +11,9 @@
  * Images are N x C x H x W, or C x H x W for a single image (then the
  * results have no batch dimension either).
  */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "conv.h"
 #include "lcnn.h"
@@ -90,17 +92,51 @@ static conv_call conv_setup(lua_State *L, int b_idx, int opts_idx, const char *f
 }
 
 /* The state's scratch space for the kernels, kept in the registry and grown
- * as needed, so that steady-state calls neither allocate nor fault pages in. */
+ * as needed, so that steady-state calls neither allocate nor fault pages in.
+ * A plain block outside the tensor storage cache: a smaller one is freed the
+ * moment it is outgrown, rather than held until a collection. */
+typedef struct {
+  float *data;
+  int64_t n;
+} scratch;
+
+static int scratch_gc(lua_State *L) {
+  scratch *s = lua_touserdata(L, 1);
+  free(s->data);
+  s->data = NULL;
+  s->n = 0;
+  return 0;
+}
+
+#define SCRATCH_HUGE ((int64_t)1 << 19) /* floats from which a block is 2 MiB aligned, for huge pages */
+
 static float *workspace(lua_State *L, int64_t n, const char *fname) {
   if (n <= 0) return NULL;
   lua_getfield(L, LUA_REGISTRYINDEX, "cnn.workspace");
-  cnn_tensor *t = lcnn_totensor(L, -1);
+  scratch *s = lua_touserdata(L, -1);
   lua_pop(L, 1);
-  if (!t || cnn_tensor_numel(t) < n) {
-    t = lcnn_newtensor(L, 1, &n, fname);
+  if (!s) {
+    s = lua_newuserdatauv(L, sizeof *s, 0);
+    *s = (scratch){NULL, 0};
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, scratch_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_setmetatable(L, -2);
     lua_setfield(L, LUA_REGISTRYINDEX, "cnn.workspace"); /* the registry keeps it alive */
   }
-  return cnn_tensor_data(t);
+  if (s->n < n) {
+    free(s->data);
+    s->data = NULL;
+    s->n = 0;
+    size_t align = n >= SCRATCH_HUGE ? (size_t)2 << 20 : 64, bytes = ((size_t)n * sizeof(float) + align - 1) / align * align;
+    void *data;
+    if ((uint64_t)n > SIZE_MAX / 8 || posix_memalign(&data, align, bytes) != 0)
+      lcnn_error(L, fname, "out of memory (a workspace of %lld floats)", (long long)n);
+    if (align > 64) madvise(data, bytes, MADV_HUGEPAGE);
+    s->data = data;
+    s->n = (int64_t)(bytes / sizeof(float));
+  }
+  return s->data;
 }
 
 static int packs_gc(lua_State *L) {
