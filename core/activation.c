@@ -66,6 +66,31 @@ static void backward_chunk(void *ctx, int64_t a, int64_t b, int thread) {
   backward_range(j->f, j->slope, b - a, j->inp + a, j->out + a, j->dout + a, j->result + a);
 }
 
+/* The in-place ReLUs: x (forward) or dout (backward, masked by out). */
+typedef struct {
+  const float *out;
+  float *x;
+} relu_job;
+
+static void relu_chunk(void *ctx, int64_t a, int64_t b, int thread) {
+  (void)thread;
+  const relu_job *j = ctx;
+  float *x = j->x;
+  if (j->out)
+    for (int64_t i = a; i < b; i++) x[i] = j->out[i] > 0.0f ? x[i] : 0.0f;
+  else
+    for (int64_t i = a; i < b; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+void cnn_relu_inplace(int64_t n, float *x) {
+  relu_job j = {NULL, x};
+  cnn_parallel_for(n, cnn_parallel_grain(1), relu_chunk, &j);
+}
+
+void cnn_relu_backward_inplace(int64_t n, const float *out, float *dout) {
+  relu_job j = {out, dout};
+  cnn_parallel_for(n, cnn_parallel_grain(1), relu_chunk, &j);
+}
 
 void cnn_activation_forward(cnn_activation f, float slope, int64_t n, const float *inp, float *out) {
   act_job j = {f, slope, inp, NULL, NULL, out};

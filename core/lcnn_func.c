@@ -2,6 +2,7 @@
  * lcnn_func.c: bindings of the pointwise, normalisation and loss kernels:
  *   cnn.relu(x), cnn.leaky_relu(x [, slope]), cnn.sigmoid(x), cnn.tanh(x)
  *   cnn.<same>_backward(x, y, dy [, slope])          -> dx
+ *   cnn.relu_(x), cnn.relu_backward_(y, dy): in place, x and dy themselves
  *   cnn.softmax(x, d), cnn.log_softmax(x, d)
  *   cnn.softmax_backward(y, dy, d), cnn.log_softmax_backward(y, dy, d)
  *   cnn.dropout(x, p)                                -> y, mask
@@ -63,8 +64,22 @@ static int f_relu(lua_State *L) { return activation(L, CNN_RELU, "relu"); }
 static int f_relu_(lua_State *L) {
   cnn_tensor *x = lcnn_checktensor(L, 1);
   if (!cnn_tensor_is_contiguous(x)) lcnn_error(L, "relu_", "tensor must be contiguous (use relu for a view)");
-  cnn_activation_forward(CNN_RELU, 0.0f, cnn_tensor_numel(x), cnn_tensor_data(x), cnn_tensor_data(x));
+  cnn_relu_inplace(cnn_tensor_numel(x), cnn_tensor_data(x));
   lua_settop(L, 1);
+  return 1;
+}
+
+/* cnn.relu_backward_(y, dy): dy itself, zeroed where y <= 0 (dy contiguous):
+ * the gradient of an in-place ReLU, whose input is gone. */
+static int f_relu_backward_(lua_State *L) {
+  lua_settop(L, 2);
+  cnn_tensor *y = lcnn_checktensor(L, 1), *dy = lcnn_checktensor(L, 2);
+  check_same_shape(L, y, dy, "output", "grad_output", "relu_backward_");
+  if (!cnn_tensor_is_contiguous(dy))
+    lcnn_error(L, "relu_backward_", "grad_output must be contiguous (use relu_backward for a view)");
+  const float *yd = cnn_tensor_data(lcnn_contiguous(L, 1)); /* a copy, if any, stays on the stack */
+  cnn_relu_backward_inplace(cnn_tensor_numel(dy), yd, cnn_tensor_data(dy));
+  lua_pushvalue(L, 2);
   return 1;
 }
 static int f_leaky_relu(lua_State *L) { return activation(L, CNN_LEAKY_RELU, "leaky_relu"); }
@@ -321,6 +336,7 @@ static const luaL_Reg functions[] = {{"relu", f_relu},
                                      {"sigmoid", f_sigmoid},
                                      {"tanh", f_tanh},
                                      {"relu_backward", f_relu_backward},
+                                     {"relu_backward_", f_relu_backward_},
                                      {"leaky_relu_backward", f_leaky_relu_backward},
                                      {"sigmoid_backward", f_sigmoid_backward},
                                      {"tanh_backward", f_tanh_backward},

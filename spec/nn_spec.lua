@@ -257,6 +257,34 @@ describe("the module protocol", function()
     assert.are.equal("nn.ReLU(inplace)", tostring(nn.ReLU({ inplace = true })))
   end)
 
+  it("ReLU({inplace = true}) masks the gradient it is given in place and returns it", function()
+    local r, x = nn.ReLU({ inplace = true }), cnn.randn(3, 7)
+    local xc = x:clone()
+    local y = r:forward(x)
+    local dy = cnn.randn(3, 7)
+    local expect = cnn.relu_backward(xc, y, dy)
+    local dx = r:backward(x, dy)
+    assert.is_true(rawequal(dx, dy) and dy:equal(expect))
+    local view = cnn.randn(7, 3):transpose(1, 2) -- not contiguous: a new tensor, the gradient untouched
+    local before = view:clone()
+    local dv = r:backward(x, view)
+    assert.is_true(dv:equal(cnn.relu_backward(y, y, before)) and view:equal(before))
+    assert.is_true(cnn.relu_backward_(y, before):equal(dv))
+    assert.error_matches(function() cnn.relu_backward_(y, view) end,
+      "relu_backward_: grad_output must be contiguous %(use relu_backward for a view%)")
+    assert.error_matches(function() cnn.relu_backward_(y, cnn.zeros(3, 6)) end,
+      "relu_backward_: grad_output has shape %(3, 6%) but output has shape %(3, 7%)")
+    -- a Residual whose body ends in one: the identity shortcut still gets the unmasked gradient
+    local function block(inplace)
+      cnn.seed(64)
+      return nn.Residual(nn.Sequential { nn.Linear(5, 5), nn.ReLU(inplace and { inplace = true } or nil) })
+    end
+    local a, b, xs, g = block(false), block(true), cnn.randn(4, 5), cnn.randn(4, 5)
+    assert.is_true(a:forward(xs):equal(b:forward(xs)))
+    assert.is_true(a:backward(xs, g:clone()):equal(b:backward(xs, g:clone())))
+    assert.is_true(a:update_grad_input(xs, g:clone()):equal(b:update_grad_input(xs, g:clone())))
+  end)
+
   it("backward(x, gy, false) adds the same parameter gradients and skips the input gradient", function()
     cnn.seed(61)
     local function net()

@@ -22,7 +22,9 @@ local ReLU = define("ReLU", cnn.relu, cnn.relu_backward)
 -- nn.ReLU({inplace = true}) rectifies its input in place (Torch7's ReLU(true),
 -- PyTorch's inplace=True): one activation less to hold in training. The
 -- input's owner (the layer before) then sees the rectified values; the
--- gradient is the same, since x > 0 exactly where max(0, x) > 0.
+-- gradient is the same, since x > 0 exactly where max(0, x) > 0. Backward
+-- masks the gradient it is given in place too, as Torch7's did, and returns
+-- it: one gradient less to hold.
 function ReLU:__init(opts)
   Module.__init(self)
   if opts ~= nil then
@@ -36,8 +38,18 @@ end
 
 function ReLU:update_output(x)
   self:check_tensor(x)
-  if self.inplace and x:is_contiguous() then return cnn.relu_(x) end
+  if self.inplace then
+    -- output may be the last input, another module's tensor: never written into
+    return x:is_contiguous() and cnn.relu_(x) or cnn.relu(x)
+  end
   return cnn.relu(x, self:into("output"))
+end
+
+function ReLU:update_grad_input(x, dy)
+  if self.inplace then
+    return dy:is_contiguous() and cnn.relu_backward_(self.output, dy) or cnn.relu_backward(x, self.output, dy)
+  end
+  return cnn.relu_backward(x, self.output, dy, self:into("grad_input"))
 end
 
 function ReLU:describe()

@@ -27,16 +27,19 @@ function Residual:update_output(x)
   return y + s
 end
 
+-- The shortcut's gradient is taken before the body's backward, which may
+-- change dy in place (a body ending in nn.ReLU({inplace = true})).
 function Residual:backward(x, dy, need_input_grad)
+  local gs = self.modules[2] and call("shortcut", self.modules[2], "backward", x, dy, need_input_grad) or
+      (need_input_grad ~= false and dy:clone())
   local g = call("body", self.modules[1], "backward", x, dy, need_input_grad)
-  local gs = self.modules[2] and call("shortcut", self.modules[2], "backward", x, dy, need_input_grad) or dy
   self.grad_input = need_input_grad ~= false and g + gs or nil
   return self.grad_input
 end
 
 function Residual:update_grad_input(x, dy)
+  local gs = self.modules[2] and call("shortcut", self.modules[2], "update_grad_input", x, dy) or dy:clone()
   local g = call("body", self.modules[1], "update_grad_input", x, dy)
-  local gs = self.modules[2] and call("shortcut", self.modules[2], "update_grad_input", x, dy) or dy
   return g + gs
 end
 
