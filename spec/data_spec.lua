@@ -78,6 +78,23 @@ describe("data.fashion_mnist", function()
     os.execute("rm -rf " .. dir)
   end)
 
+  it("reads one set alone with {split = ...}", function()
+    local dir = tmpdir()
+    fake_fashion(dir, 30, 12)
+    local train, test = data.fashion_mnist(dir)
+    local only, none = data.fashion_mnist(dir, { split = "train", bytes = true })
+    assert.is_nil(none)
+    assert.is_true(only.images:float():equal(train.images) and only.labels:equal(train.labels))
+    local t = data.fashion_mnist(dir, { split = "test" })
+    assert.is_true(t.images:equal(test.images) and t.labels:equal(test.labels))
+    os.remove(dir .. "/train-images-idx3-ubyte")
+    os.remove(dir .. "/train-images-idx3-ubyte.gz")
+    assert.are.same({ 12, 1, 28, 28 }, data.fashion_mnist(dir, { split = "test" }).images:shape()) -- train unread
+    assert.error_matches(function() data.fashion_mnist(dir, { split = "validation" }) end,
+      'fashion_mnist: split must be "train" or "test", got validation')
+    os.execute("rm -rf " .. dir)
+  end)
+
   it("names the Debian package when the data set is missing", function()
     assert.error_matches(function() data.fashion_mnist("/nonexistent") end,
       "train%-images%-idx3%-ubyte%(.gz%) not found in /nonexistent; .*apt%-get install dataset%-fashion%-mnist")

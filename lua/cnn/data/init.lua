@@ -27,11 +27,15 @@ end
 
 -- train, test: {images = N x 1 x 28 x 28 in [0, 1], labels = N labels in 1..10, classes = names}.
 -- opts.bytes: images kept as bytes (data.ByteImages), converted a batch at a time.
+-- opts.split = "train" or "test": only that set is read and returned.
 function data.fashion_mnist(dir, opts)
   dir = dir or data.FASHION_MNIST_DIR
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "bytes" then error("fashion_mnist: unknown option '" .. tostring(k) .. "'", 2) end
+    if k ~= "bytes" and k ~= "split" then error("fashion_mnist: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  if opts.split ~= nil and opts.split ~= "train" and opts.split ~= "test" then
+    error(string.format("fashion_mnist: split must be \"train\" or \"test\", got %s", tostring(opts.split)), 2)
   end
   local function find(base)
     for _, name in ipairs({ base .. ".gz", base }) do
@@ -69,6 +73,8 @@ function data.fashion_mnist(dir, opts)
       classes = data.fashion_mnist_classes,
     }
   end
+  if opts.split == "train" then return load("train") end
+  if opts.split == "test" then return load("t10k") end
   return load("train"), load("t10k")
 end
 
