@@ -152,22 +152,24 @@ if section("memory-bound kernels (GB/s moved)") then
   row("memory", "relu fwd+bwd", relu, torch_time("relu"), "GB/s", bytes * 5)
 end
 
-local function small_cnn()
-  local function block(cin, cout)
-    return nn.Conv2d(cin, cout, 3, { padding = 1 }), nn.ReLU()
-  end
-  local m = nn.Sequential()
-  for _, l in ipairs({ block(1, 32) }) do m:add(l) end
-  for _, l in ipairs({ block(32, 32) }) do m:add(l) end
-  m:add(nn.MaxPool2d(2))
-  for _, l in ipairs({ block(32, 64) }) do m:add(l) end
-  for _, l in ipairs({ block(64, 64) }) do m:add(l) end
-  m:add(nn.MaxPool2d(2)):add(nn.Flatten()):add(nn.Linear(64 * 7 * 7, 128)):add(nn.ReLU()):add(nn.Linear(128, 10))
-  return m
+-- The networks, as source (the peak-memory runs build them in a process of
+-- their own): LeNet-5 as examples/train.lua ships it, and the small VGG-style
+-- CNN of PyTorch's side, both with the same layers there (ReLUs in place in
+-- the CNN, there too).
+local MODELS = {
+  lenet = 'dofile("examples/models/lenet.lua")(10)',
+  cnn = [[(function()
+    local nn, m = cnn.nn, cnn.nn.Sequential()
+    local function conv(cin, cout) m:add(nn.Conv2d(cin, cout, 3, { padding = 1 })):add(nn.ReLU({ inplace = true })) end
+    conv(1, 32); conv(32, 32); m:add(nn.MaxPool2d(2))
+    conv(32, 64); conv(64, 64); m:add(nn.MaxPool2d(2))
+    return m:add(nn.Flatten()):add(nn.Linear(64 * 7 * 7, 128)):add(nn.ReLU({ inplace = true })):add(nn.Linear(128, 10))
+  end)()]],
+}
+local function builder(key)
+  return assert(load("return " .. MODELS[key], "=" .. key))
 end
-local function lenet()
-  return dofile("examples/models/lenet.lua")(10)
-end
+local small_cnn, lenet = builder("cnn"), builder("lenet")
 
 -- This process's minor page faults so far (Linux), or nil.
 local function minor_faults()
@@ -184,7 +186,7 @@ end
 -- the page faults per step over all runs.
 local train_set
 local function training(build, steps)
-  train_set = train_set or select(1, cnn.data.fashion_mnist(nil, { bytes = true })) -- as examples/train.lua
+  train_set = train_set or select(1, cnn.data.fashion_mnist(nil, { bytes = true, split = "train" })) -- as examples/train.lua
   local model = build():reuse_outputs() -- as examples/train.lua
   local crit = nn.CrossEntropyLoss()
   local opt = cnn.optim.SGD(model, { lr = 0.01, momentum = 0.9 })
@@ -247,7 +249,7 @@ if section("process (peak RSS in MiB, start-up in ms)") then
   for _, m in ipairs({ { "LeNet-5", "lenet" }, { "small CNN", "cnn" } }) do
     local script = string.format([[
       local nn = cnn.nn
-      local train = cnn.data.fashion_mnist(nil, {bytes = true})
+      local train = cnn.data.fashion_mnist(nil, {bytes = true, split = "train"})
       local model = (%s):reuse_outputs() -- as examples/train.lua
       local crit, opt = nn.CrossEntropyLoss(), cnn.optim.SGD(model, {lr = 0.01, momentum = 0.9})
       local it = cnn.data.loader(train, {batch_size = 64, shuffle = true}):iter()
@@ -255,8 +257,7 @@ if section("process (peak RSS in MiB, start-up in ms)") then
         local x, y = it()
         opt:zero_grad(); local s = model:forward(x); crit:forward(s, y); model:backward(x, crit:backward(s, y), false); opt:step()
       end
-      local f = io.open("/proc/self/status"); print(f:read("a"):match("VmHWM:%%s*(%%d+)")); f:close()]],
-      m[2] == "lenet" and 'dofile("examples/models/lenet.lua")(10)' or 'dofile("examples/models/cnn.lua")(10)')
+      local f = io.open("/proc/self/status"); print(f:read("a"):match("VmHWM:%%s*(%%d+)")); f:close()]], MODELS[m[2]])
     local path = os.tmpname()
     local f = io.open(path, "w")
     f:write(script)

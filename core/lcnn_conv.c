@@ -128,7 +128,7 @@ static float *workspace(lua_State *L, int64_t n, const char *fname) {
     free(s->data);
     s->data = NULL;
     s->n = 0;
-    size_t align = n >= SCRATCH_HUGE ? (size_t)2 << 20 : 64, bytes = ((size_t)n * sizeof(float) + align - 1) / align * align;
+    size_t align = n >= SCRATCH_HUGE ? (size_t)2 << 20 : 64, bytes = ((size_t)n * sizeof(float) + 63) / 64 * 64;
     void *data;
     if ((uint64_t)n > SIZE_MAX / 8 || posix_memalign(&data, align, bytes) != 0)
       lcnn_error(L, fname, "out of memory (a workspace of %lld floats)", (long long)n);

@@ -54,12 +54,14 @@ static struct {
   } slot[CACHE_SLOTS]; /* oldest first */
 } cache = {PTHREAD_MUTEX_INITIALIZER, 0, 0, {{0}}};
 
-/* The allocation size of a request: small ones to 64 bytes, others to 64 KiB
- * or (huge) 2 MiB, so that similar sizes share cache entries. */
+/* The allocation size of a request: small ones to 64 bytes, others to 64 KiB,
+ * so that similar sizes share cache entries. Not to 2 MiB for huge ones:
+ * their last huge page would be faulted in whole for the few bytes used of
+ * it (6.1 MiB tensors held 8); the madvised range ends where the block does,
+ * and its tail past the last whole huge page takes small pages. */
 static size_t block_size(size_t bytes) {
   if (bytes < CACHE_MIN) return (bytes + 63) / 64 * 64;
-  size_t unit = bytes >= HUGE_THRESHOLD ? HUGE_ALIGN : CACHE_MIN;
-  return (bytes + unit - 1) / unit * unit;
+  return (bytes + CACHE_MIN - 1) / CACHE_MIN * CACHE_MIN;
 }
 
 static void *cache_take(size_t size) {
