@@ -159,6 +159,47 @@ describe("m:reuse_outputs()", function()
     end
   end)
 
+  it("gives a Sequential's children two gradient buffers to take turns in, and trains as without", function()
+    local function net()
+      local relu = function() return nn.ReLU({ inplace = true }) end
+      return nn.Sequential {
+        nn.Conv2d(2, 4, 3, { padding = 1 }), relu(), nn.Conv2d(4, 4, 3, { padding = 1 }), relu(), nn.MaxPool2d(2),
+        nn.Residual(nn.Sequential { nn.Conv2d(4, 4, 3, { padding = 1 }), relu() }),
+        nn.Flatten(), nn.Linear(4 * 4 * 4, 5), relu(), nn.Linear(5, 3),
+      }
+    end
+    local plain, reusing = twins(net)
+    local crit = nn.CrossEntropyLoss()
+    local opts = { [plain] = cnn.optim.SGD(plain, { lr = 0.1 }), [reusing] = cnn.optim.SGD(reusing, { lr = 0.1 }) }
+    cnn.seed(4)
+    for step = 1, 5 do
+      local n = step == 3 and 2 or 4
+      local x = cnn.randn(n, 2, 8, 8)
+      local labels = {}
+      for i = 1, n do labels[i] = (i * step) % 3 + 1 end
+      for _, m in ipairs({ plain, reusing }) do
+        opts[m]:zero_grad()
+        local s = m:forward(x)
+        crit:forward(s, labels)
+        m:backward(x, crit:backward(s, labels))
+        opts[m]:step()
+      end
+      assert.is_true(reusing.output:equal(plain.output), "output at step " .. step)
+      assert.is_true(reusing.grad_input:equal(plain.grad_input), "input gradient at step " .. step)
+      assert.is_true(reusing.modules[2].grad_input:equal(plain.modules[2].grad_input), "step " .. step)
+      local _, ga = plain:parameters()
+      local _, gb = reusing:parameters()
+      for i = 1, #ga do assert.is_true(gb[i]:equal(ga[i]), "gradient " .. i .. " at step " .. step) end
+    end
+    local b = reusing._grad_buffers
+    assert.are.equal(2, #b)
+    assert.are.equal(4 * 4 * 8 * 8, b[1]:numel()) -- the largest input of a child: a conv's output
+    -- the middle children's gradients were overwritten by the ones after them
+    assert.is_false(reusing.modules[8].grad_input:equal(plain.modules[8].grad_input))
+    reusing:reuse_outputs(false)
+    assert.is_nil(reusing._grad_buffers)
+  end)
+
   it("can be turned off again, and reaches every child", function()
     local m = small_net():reuse_outputs()
     for _, child in ipairs(m.modules) do assert.is_true(child.reuse) end

@@ -1,5 +1,6 @@
 -- nn.Sequential{m1, m2, ...} (or nn.Sequential() then :add(m)): applies its
 -- modules in order. An error inside a child names it: "in module 3 (nn.Conv2d): ...".
+local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 local class = require "cnn.class"
 
@@ -38,14 +39,51 @@ function Sequential:update_output(x)
 end
 
 -- backward runs each child's full backward (input gradient and parameter
--- gradients), so update_grad_input does all the work.
+-- gradients), so update_grad_input does all the work. With reuse_outputs,
+-- the children's input gradients take turns in two buffers (as Torch7's
+-- optnet shared them): each child writes into the one that does not hold the
+-- gradient it reads. A child's grad_input then holds only until the child
+-- two places before it has run; the container's result, the first child's,
+-- holds until the next backward.
 function Sequential:backward(x, dy, need_input_grad)
-  for i = #self.modules, 1, -1 do
-    local input = i > 1 and self.modules[i - 1].output or x
-    dy = call(i, self.modules[i], "backward", input, dy, i > 1 or need_input_grad)
+  local modules = self.modules
+  local buffers = self.reuse and #modules > 2 and self:grad_buffers(x)
+  local holder -- the buffer that holds dy, when it is one of them
+  for i = #modules, 1, -1 do
+    local m, input = modules[i], i > 1 and modules[i - 1].output or x
+    local offered
+    if buffers and (i > 1 or need_input_grad ~= false) then
+      holder = holder == 1 and 2 or 1
+      offered = buffers[holder]:narrow(1, 1, input:numel()):view(input:shape())
+      m.grad_input = offered
+    end
+    local g = call(i, m, "backward", input, dy, i > 1 or need_input_grad)
+    if offered and not rawequal(g, offered) then holder = holder == 1 and 2 or 1 end -- g is dy, a view of it or new
+    dy = g
   end
   self.grad_input = dy
   return dy
+end
+
+-- The two gradient buffers, each as large as the largest input of a child.
+function Sequential:grad_buffers(x)
+  local n = x:numel()
+  for i = 1, #self.modules - 1 do
+    local out = self.modules[i].output
+    if not cnn.is_tensor(out) then return nil end
+    if out:numel() > n then n = out:numel() end
+  end
+  local b = self._grad_buffers
+  if not b or b[1]:numel() < n then
+    b = { cnn.empty(n), cnn.empty(n) }
+    self._grad_buffers = b
+  end
+  return b
+end
+
+function Sequential:reuse_outputs(on)
+  if on == false then self._grad_buffers = nil end
+  return Module.reuse_outputs(self, on)
 end
 
 function Sequential:update_grad_input(x, dy)
