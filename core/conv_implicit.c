@@ -169,6 +169,47 @@ typedef void grad_fn(int64_t n, const float *d, int64_t ld, const int32_t *o, co
 KERNELS(4, 3, 3)
 KERNELS(6, 2, 2)
 
+/* The tiles that end a row of products, narrower than a whole tile (14 x 14
+ * Winograd tiles are 49 columns: 72 as tiles of 24). A tail of one vector
+ * goes np panels (np * mr output channels) at a time, for enough
+ * accumulators to hide the latency of the multiply-adds; of two vectors, one
+ * panel. c[(p*mr + i)*ldc + 0 .. 8 nv) = sum over taps t < n of a[p][t][i] *
+ * x[off[t] + 0 .. 8 nv), with the panels of a n * mr floats apart. */
+#define TAIL_BODY(mr, np, nv, MADD)                                                                                    \
+  do {                                                                                                                 \
+    v8 acc[np][mr][nv];                                                                                                \
+    _Pragma("GCC unroll 3") for (int p = 0; p < np; p++) _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++)         \
+        _Pragma("GCC unroll 2") for (int v = 0; v < nv; v++) acc[p][i][v] = (v8){0};                                  \
+    for (int64_t t = 0; t < n; t++) {                                                                                  \
+      const float *xp = x + off[t];                                                                                    \
+      v8 b[nv];                                                                                                        \
+      _Pragma("GCC unroll 2") for (int v = 0; v < nv; v++) b[v] = LOAD(xp + 8 * v);                                    \
+      _Pragma("GCC unroll 3") for (int p = 0; p < np; p++) _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++) {     \
+        v8 s = SPLAT(a[(p * n + t) * mr + i]);                                                                         \
+        _Pragma("GCC unroll 2") for (int v = 0; v < nv; v++) acc[p][i][v] = MADD(s, b[v], acc[p][i][v]);               \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 3") for (int p = 0; p < np; p++) _Pragma("GCC unroll 8") for (int i = 0; i < mr; i++)         \
+        _Pragma("GCC unroll 2") for (int v = 0; v < nv; v++)                                                           \
+            memcpy(c + (p * mr + i) * ldc + 8 * v, &acc[p][i][v], sizeof acc[p][i][v]);                               \
+  } while (0)
+
+#define TAIL(mr, np, nv)                                                                                               \
+  static void tail##mr##_##np##x##nv##_base(int64_t n, const float *a, const int32_t *off, const float *x, float *c,  \
+                                            int64_t ldc) {                                                             \
+    TAIL_BODY(mr, np, nv, MADD_BASE);                                                                                  \
+  }                                                                                                                    \
+  __attribute__((target("avx2,fma"))) static void tail##mr##_##np##x##nv##_avx2(                                      \
+      int64_t n, const float *a, const int32_t *off, const float *x, float *c, int64_t ldc) {                          \
+    TAIL_BODY(mr, np, nv, MADD_FMA);                                                                                   \
+  }
+TAIL(4, 1, 1)
+TAIL(4, 2, 1)
+TAIL(4, 3, 1)
+TAIL(4, 1, 2)
+TAIL(6, 1, 1)
+TAIL(6, 2, 1)
+
 /* Channels [c0, c0 + C/G) of x, zero-padded, into planes of pad_h x pad_w,
  * followed by SLACK zeros (the last tile reads past the last plane). */
 static void pad_image(const cnn_conv2d_geom *g, const float *x, float *xp) {
@@ -192,12 +233,20 @@ typedef struct {
   int mr, nr, wt; /* tile: channels, positions; taps per tile of the weight gradient */
   tile_fn *tile;
   grad_fn *grad;
+  int np;             /* panels of the tails of one vector */
+  tile_fn *tail1[3];  /* one vector, 1 .. np panels */
+  tile_fn *tail2;     /* two vectors, one panel (where nr is 24) */
 } kernels;
 
 static kernels pick_rows(int mr) {
   bool avx2 = cnn_isa_vector_avx2();
-  if (mr == 6) return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base};
-  return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base};
+  if (mr == 6)
+    return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base, 2,
+                     {avx2 ? tail6_1x1_avx2 : tail6_1x1_base, avx2 ? tail6_2x1_avx2 : tail6_2x1_base, NULL}, NULL};
+  return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base, 3,
+                   {avx2 ? tail4_1x1_avx2 : tail4_1x1_base, avx2 ? tail4_2x1_avx2 : tail4_2x1_base,
+                    avx2 ? tail4_3x1_avx2 : tail4_3x1_base},
+                   avx2 ? tail4_1x2_avx2 : tail4_1x2_base};
 }
 void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
                                const int32_t *off, const float *x, float *c, int64_t ldc) {
@@ -219,10 +268,22 @@ void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc) {
   kernels k = pick_rows(mr);
-  for (int64_t jb = j0; jb < j1; jb += JB * k.nr)
+  int64_t tail = (j1 - j0) % k.nr, end = j1 - tail; /* whole tiles end at end */
+  if ((tail + 7) / 8 * 8 == k.nr) tail = 0, end = j1;     /* as wide as a tile */
+  for (int64_t jb = j0; jb < end; jb += JB * k.nr)
     for (int64_t kt = 0; kt < ktiles; kt++)
-      for (int64_t j = jb; j < jb + JB * k.nr && j < j1; j += k.nr)
+      for (int64_t j = jb; j < jb + JB * k.nr && j < end; j += k.nr)
         k.tile(depth, a + kt * depth * mr, off, x + j, c + kt * mr * ldc + j, ldc);
+  if (tail > 8) { /* two vectors: tiles of 24 */
+    for (int64_t kt = 0; kt < ktiles; kt++)
+      k.tail2(depth, a + kt * depth * mr, off, x + end, c + kt * mr * ldc + end, ldc);
+    return;
+  }
+  for (int64_t j = end; j < j1; j += 8)
+    for (int64_t kt = 0; kt < ktiles; kt += k.np) {
+      int np = ktiles - kt < k.np ? (int)(ktiles - kt) : k.np;
+      k.tail1[np - 1](depth, a + kt * depth * mr, off, x + j, c + kt * mr * ldc + j, ldc);
+    }
 }
 
 /* Positions [j0, j1) of the wide rows (Kg of them, ldw floats apart) to the

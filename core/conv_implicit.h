@@ -48,9 +48,9 @@ void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
 
 /* The product itself, for other convolutions that read their right operand
  * in place (conv_winograd.c): rows [0, ktiles * mr) of c (ldc apart), at
- * columns [j0, j1) rounded up to whole tiles, = a (ktiles panels of depth x
+ * columns [j0, j1) rounded up to whole vectors, = a (ktiles panels of depth x
  * mr floats, as packed here) times the rows x + off[t], t < depth. c and x
- * must have room for the whole tiles. */
+ * must have room for the whole vectors. */
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc);
 /* And the products of rows: c[i*ldc + u] += sum over j < 8 steps of
@@ -69,10 +69,10 @@ int cnn_implicit_tile_rows(int64_t channels);
 #define CNN_IMPLICIT_MR_MAX 6
 #define CNN_IMPLICIT_SPLIT 48
 
-/* The end of what the product reads of rows of T columns: whole tiles of
- * either width (which divide CNN_IMPLICIT_SPLIT), within a row stride ts. */
+/* The end of what the products read of rows of T columns: whole vectors
+ * (a row ends with a tile as narrow as its tail), within a row stride ts. */
 static inline int64_t cnn_implicit_read_end(int64_t T, int64_t ts) {
-  int64_t end = (T + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
+  int64_t end = (T + 7) / 8 * 8;
   return end < ts ? end : ts;
 }
 

@@ -70,6 +70,13 @@ describe("cnn.conv2d on each instruction set", function()
     -- the implicit product: one channel in, six out (tiles of 6 rows); dilated with several channels
     { 2, 1, 6, 12, 13, 5, 5, 1, 2, 1, 1 },
     { 2, 5, 7, 13, 12, 3, 2, 1, { 1, 2 }, { 2, 1 }, 1 },
+    -- rows of products that end in a tail narrower than a tile: Winograd's 49 tiles (two tiles of 24 and a
+    -- vector; of 16 and a vector with tiles of 6 channels), 81 (three of 24 and two vectors); the implicit
+    -- product's 99 positions, 20 channels out (a vector; five panels of 4)
+    { 1, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1 },
+    { 1, 32, 30, 14, 14, 3, 3, 1, 1, 1, 1 },
+    { 1, 40, 36, 18, 18, 3, 3, 1, 1, 1, 1 },
+    { 1, 3, 20, 9, 9, 3, 3, 1, 1, 1, 1 },
   }
   -- close: an elementwise check of the rounding of sums of the given depth;
   -- with F(4x4, 3x3) (cnn.set_winograd(4)) the forward pass and input gradient
