@@ -46,6 +46,7 @@ typedef struct {
   const cnn_tensor *a, *b;
   bool ta, tb;
   int64_t lda, ldb;
+  float beta;
 } matmul_job;
 
 static void matmul_range(void *ctx, int64_t first, int64_t last, int thread) {
@@ -56,19 +57,20 @@ static void matmul_range(void *ctx, int64_t first, int64_t last, int thread) {
     float *c = cnn_tensor_data(j->out) + i * j->out->stride[0];
     if (m == 0 || n == 0) continue;
     if (k == 0) {
-      for (int64_t e = 0; e < m * n; e++) c[e] = 0.0f;
+      if (j->beta == 0.0f)
+        for (int64_t e = 0; e < m * n; e++) c[e] = 0.0f;
       continue;
     }
     const float *a = cnn_tensor_data(j->a) + i * j->a->stride[0], *b = cnn_tensor_data(j->b) + i * j->b->stride[0];
     if (m == 1) /* a row times a matrix: c = op(b)^T a, without packing b (sgemm packs it whole) */
       cblas_sgemv(CblasRowMajor, j->tb ? CblasNoTrans : CblasTrans, j->tb ? (int)n : (int)k, j->tb ? (int)k : (int)n,
-                  1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, 0.0f, c, 1);
+                  1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, j->beta, c, 1);
     else if (n == 1) /* a matrix times a column: c = op(a) b */
       cblas_sgemv(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->ta ? (int)k : (int)m, j->ta ? (int)m : (int)k,
-                  1.0f, a, (int)j->lda, b, j->tb ? 1 : (int)j->ldb, 0.0f, c, 1);
+                  1.0f, a, (int)j->lda, b, j->tb ? 1 : (int)j->ldb, j->beta, c, 1);
     else
       cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)m,
-                  (int)n, (int)k, 1.0f, a, (int)j->lda, b, (int)j->ldb, 0.0f, c, (int)n);
+                  (int)n, (int)k, 1.0f, a, (int)j->lda, b, (int)j->ldb, j->beta, c, (int)n);
   }
 }
 
@@ -79,7 +81,7 @@ static void matmul_rows(void *ctx, int64_t r0, int64_t r1, int thread) {
   int64_t n = j->out->shape[2], k = j->a->shape[2];
   const float *a = cnn_tensor_data(j->a) + (j->ta ? r0 : r0 * j->lda); /* op(a) row r0 */
   cblas_sgemm(CblasRowMajor, j->ta ? CblasTrans : CblasNoTrans, j->tb ? CblasTrans : CblasNoTrans, (int)(r1 - r0),
-              (int)n, (int)k, 1.0f, a, (int)j->lda, cnn_tensor_data(j->b), (int)j->ldb, 0.0f,
+              (int)n, (int)k, 1.0f, a, (int)j->lda, cnn_tensor_data(j->b), (int)j->ldb, j->beta,
               cnn_tensor_data(j->out) + r0 * n, (int)n);
 }
 
@@ -91,7 +93,7 @@ static void matvec_cols(void *ctx, int64_t n0, int64_t n1, int thread) {
   int64_t k = j->a->shape[2];
   const float *a = cnn_tensor_data(j->a), *b = cnn_tensor_data(j->b) + (j->tb ? n0 * j->ldb : n0);
   cblas_sgemv(CblasRowMajor, j->tb ? CblasNoTrans : CblasTrans, j->tb ? (int)(n1 - n0) : (int)k,
-              j->tb ? (int)k : (int)(n1 - n0), 1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, 0.0f,
+              j->tb ? (int)k : (int)(n1 - n0), 1.0f, b, (int)j->ldb, a, j->ta ? (int)j->lda : 1, j->beta,
               cnn_tensor_data(j->out) + n0, 1);
 }
 
@@ -105,9 +107,9 @@ static void matvec_cols(void *ctx, int64_t n0, int64_t n1, int thread) {
  * large one (rare in training loops, where its spinning threads would cost
  * more than they save) is left to OpenBLAS's own threads, which share the
  * packed operands. */
-void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b) {
+void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float beta) {
   int64_t m = out->shape[1], n = out->shape[2], k = a->shape[2], macs = m * n * k;
-  matmul_job j = {out, a, b, false, false, 1, 1};
+  matmul_job j = {out, a, b, false, false, 1, 1, beta};
   gemm_layout(m, k, a->stride[1], a->stride[2], &j.ta, &j.lda);
   gemm_layout(k, n, b->stride[1], b->stride[2], &j.tb, &j.ldb);
   int threads = cnn_parallel_threads();

@@ -18,11 +18,12 @@
  * dimension. Otherwise the caller passes a contiguous copy. */
 bool cnn_gemm_operand_ok(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride);
 
-/* out[b] = a[b] @ b[b] for every batch index:
+/* out[b] = a[b] @ b[b] + beta * out[b] for every batch index (beta 0 or 1:
+ * out is then only written, or added to):
  *   a: (B, M, K), b: (B, K, N), out: (B, M, N) contiguous.
  * a and b may be broadcast along B (stride 0); each matrix must satisfy
  * cnn_gemm_operand_ok, and M, N, K must fit in an int. */
-void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b);
+void cnn_matmul(cnn_tensor *out, const cnn_tensor *a, const cnn_tensor *b, float beta);
 
 /* Sets the library's thread count (OpenBLAS stays at one). */
 void cnn_set_num_threads(int n);

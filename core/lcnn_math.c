@@ -1,6 +1,7 @@
 /*
  * lcnn_math.c: tensor arithmetic (operators and in-place methods, with NumPy
- * broadcasting), elementwise maths, reductions, comparison and cnn.matmul.
+ * broadcasting), elementwise maths, reductions, comparison, cnn.matmul,
+ * cnn.linear and t:addmm_.
  */
 #include <limits.h>
 #include <math.h>
@@ -292,18 +293,74 @@ static int f_matmul(lua_State *L) {
   vo.ndim = 3;
   vo.shape[0] = batch, vo.shape[1] = m, vo.shape[2] = n;
   vo.stride[0] = m * n, vo.stride[1] = n, vo.stride[2] = 1;
-  cnn_matmul(&vo, &va, &vb);
+  cnn_matmul(&vo, &va, &vb, 0.0f);
   return 1;
 }
 
-static const luaL_Reg functions[] = {{"matmul", f_matmul}, {NULL, NULL}};
+/* c:addmm_(a, b): c itself, plus a @ b (2-d, c contiguous and apart from a
+ * and b): a weight gradient accumulates without a temporary. */
+static int m_addmm_(lua_State *L) {
+  lua_settop(L, 3); /* copies of the operands go above */
+  cnn_tensor *c = lcnn_checktensor(L, 1), *a = lcnn_checktensor(L, 2), *b = lcnn_checktensor(L, 3);
+  char sc[160], sa[160], sb[160];
+  if (c->ndim != 2 || a->ndim != 2 || b->ndim != 2 || a->shape[1] != b->shape[0] || c->shape[0] != a->shape[0] ||
+      c->shape[1] != b->shape[1])
+    lcnn_error(L, "addmm_", "shapes %s + %s @ %s do not fit (expected (M, N) + (M, K) @ (K, N))",
+               lcnn_shapestr(sc, sizeof sc, c), lcnn_shapestr(sa, sizeof sa, a), lcnn_shapestr(sb, sizeof sb, b));
+  if (!cnn_tensor_is_contiguous(c)) lcnn_error(L, "addmm_", "the tensor added to must be contiguous");
+  if (c->storage == a->storage || c->storage == b->storage)
+    lcnn_error(L, "addmm_", "the tensor added to shares storage with an operand");
+  if (a->shape[0] > INT_MAX || a->shape[1] > INT_MAX || b->shape[1] > INT_MAX)
+    lcnn_error(L, "addmm_", "matrix sizes above %d are not supported", INT_MAX);
+  cnn_tensor va = operand(L, a, true, 1), vb = operand(L, b, false, 1), vo = as_batched(c, true);
+  vo.stride[0] = 0;
+  cnn_matmul(&vo, &va, &vb, 1.0f);
+  lua_pushvalue(L, 1);
+  return 1;
+}
+
+/* cnn.linear(x, w [, b] [, into]): x @ w^T + b, for x (N, in) or (in), w
+ * (out, in), b (out): nn.Linear's forward in one call, the bias in place of
+ * the product's zeros. */
+static int f_linear(lua_State *L) {
+  lua_settop(L, 4); /* copies of the operands go above into */
+  cnn_tensor *x = lcnn_checktensor(L, 1), *w = lcnn_checktensor(L, 2), *b = lua_isnil(L, 3) ? NULL : lcnn_checktensor(L, 3);
+  char sx[160], sw[160], sb[160];
+  if ((x->ndim != 1 && x->ndim != 2) || w->ndim != 2 || x->shape[x->ndim - 1] != w->shape[1])
+    lcnn_error(L, "linear", "input %s and weight %s do not fit (expected (N, in) or (in), and (out, in))",
+               lcnn_shapestr(sx, sizeof sx, x), lcnn_shapestr(sw, sizeof sw, w));
+  if (b && (b->ndim != 1 || b->shape[0] != w->shape[0]))
+    lcnn_error(L, "linear", "bias %s does not fit weight %s (expected (%lld))", lcnn_shapestr(sb, sizeof sb, b),
+               lcnn_shapestr(sw, sizeof sw, w), (long long)w->shape[0]);
+  if (x->shape[x->ndim - 1] > INT_MAX || w->shape[0] > INT_MAX || (x->ndim == 2 && x->shape[0] > INT_MAX))
+    lcnn_error(L, "linear", "matrix sizes above %d are not supported", INT_MAX);
+  int64_t rows = x->ndim == 2 ? x->shape[0] : 1, outs = w->shape[0];
+  cnn_tensor wt = *w; /* w^T, a view: (in, out) */
+  wt.shape[0] = w->shape[1], wt.shape[1] = w->shape[0];
+  wt.stride[0] = w->stride[1], wt.stride[1] = w->stride[0];
+  cnn_tensor va = operand(L, x, true, 1), vb = operand(L, &wt, false, 1);
+  const float *bd = b ? cnn_tensor_data(lcnn_contiguous(L, 3)) : NULL;
+  int64_t shape[2] = {rows, outs};
+  cnn_tensor *out = x->ndim == 2 ? lcnn_into(L, 4, 2, shape, "linear") : lcnn_into(L, 4, 1, &outs, "linear");
+  float *y = cnn_tensor_data(out);
+  for (int64_t r = 0; b && r < rows; r++) memcpy(y + r * outs, bd, (size_t)outs * sizeof *y);
+  cnn_tensor vo = *out;
+  vo.ndim = 3;
+  vo.shape[0] = 1, vo.shape[1] = rows, vo.shape[2] = outs;
+  vo.stride[0] = 0, vo.stride[1] = outs, vo.stride[2] = 1;
+  cnn_matmul(&vo, &va, &vb, b ? 1.0f : 0.0f);
+  return 1;
+}
+
+static const luaL_Reg functions[] = {{"matmul", f_matmul}, {"linear", f_linear}, {NULL, NULL}};
 
 static const luaL_Reg methods[] = {
     {"add", m_add},         {"sub", m_sub},   {"mul", m_mul},       {"div", m_div},       {"add_", m_add_},
     {"sub_", m_sub_},       {"mul_", m_mul_}, {"div_", m_div_},     {"neg", m_unm},       {"exp", m_exp},
     {"log", m_log},         {"sqrt", m_sqrt}, {"abs", m_abs},       {"pow", m_pow},       {"clamp", m_clamp},
     {"sum", m_sum},         {"mean", m_mean}, {"max", m_max},       {"min", m_min},       {"argmax", m_argmax},
-    {"argmin", m_argmin},   {"equal", m_equal}, {"allclose", m_allclose}, {"matmul", f_matmul}, {NULL, NULL}};
+    {"argmin", m_argmin},   {"equal", m_equal}, {"allclose", m_allclose}, {"matmul", f_matmul},
+    {"addmm_", m_addmm_},   {NULL, NULL}};
 
 static const luaL_Reg metamethods[] = {{"__add", m_add}, {"__sub", m_sub}, {"__mul", m_mul},
                                        {"__div", m_div}, {"__unm", m_unm}, {NULL, NULL}};

@@ -307,3 +307,69 @@ describe("cnn.matmul", function()
     assert.error_matches(function() cnn.matmul(cnn.zeros(2), 3) end, "tensor expected, got number")
   end)
 end)
+
+describe("cnn.linear and t:addmm_", function()
+  local function reference(x, w, b)
+    local x2 = x:dim() == 1 and x:view(1, -1) or x
+    local y = naive_matmul(x2:contiguous(), w:transpose(1, 2):contiguous())
+    if b then y = y + b:view(1, -1) end
+    return x:dim() == 1 and y:view(-1) or y
+  end
+
+  it("gives x w^T + b for rows, a single row and a vector, with and without bias", function()
+    cnn.seed(21)
+    -- (rows, in, out): small ones; a row split between the threads by outputs; rows split between threads
+    for _, d in ipairs({ { 3, 5, 4 }, { 1, 7, 2 }, { 1, 300, 151 }, { 70, 90, 130 } }) do
+      local x, w, b = cnn.randn(d[1], d[2]), cnn.randn(d[3], d[2]), cnn.randn(d[3])
+      H.assert_tensor(cnn.linear(x, w, b), reference(x, w, b), 1e-3)
+      H.assert_tensor(cnn.linear(x, w), reference(x, w), 1e-3)
+      H.assert_tensor(cnn.linear(x:select(1, 1), w, b), reference(x:select(1, 1), w, b), 1e-3)
+    end
+    -- operands in other layouts: a transposed input and weight, a strided bias
+    local x, w = cnn.randn(6, 4):transpose(1, 2), cnn.randn(6, 3):transpose(1, 2) -- (4, 6), (3, 6)
+    local b = cnn.randn(3, 2):select(2, 1)
+    H.assert_tensor(cnn.linear(x, w, b), reference(x:contiguous(), w:contiguous(), b:contiguous()), 1e-4)
+  end)
+
+  it("writes into a tensor that fits, never into an operand", function()
+    local x, w, b = cnn.randn(2, 3), cnn.randn(4, 3), cnn.randn(4)
+    local into = cnn.empty(2, 4)
+    assert.is_true(rawequal(into, cnn.linear(x, w, b, into)))
+    H.assert_tensor(into, reference(x, w, b), 1e-5)
+    local other = cnn.zeros(4, 2)
+    assert.is_false(rawequal(other, cnn.linear(x, w, b, other)))
+    local sq = cnn.randn(3, 3)
+    local before = sq:clone()
+    H.assert_tensor(cnn.linear(sq, sq, nil, sq), reference(before, before), 1e-5)
+    assert.is_true(sq:equal(before))
+  end)
+
+  it("rejects shapes that do not fit, naming them", function()
+    assert.error_matches(function() cnn.linear(cnn.zeros(2, 3), cnn.zeros(4, 5)) end,
+      "linear: input %(2, 3%) and weight %(4, 5%) do not fit")
+    assert.error_matches(function() cnn.linear(cnn.zeros(2, 2, 3), cnn.zeros(4, 3)) end,
+      "linear: input %(2, 2, 3%) and weight %(4, 3%) do not fit")
+    assert.error_matches(function() cnn.linear(cnn.zeros(2, 3), cnn.zeros(4, 3), cnn.zeros(5)) end,
+      "linear: bias %(5%) does not fit weight %(4, 3%) %(expected %(4%)%)")
+    assert.error_matches(function() cnn.linear(cnn.zeros(2, 3), "w") end, "tensor expected, got string")
+  end)
+
+  it("addmm_ adds a product in place, in the layouts of a weight gradient", function()
+    cnn.seed(22)
+    for _, d in ipairs({ { 4, 6, 5 }, { 1, 300, 151 }, { 120, 64, 400 } }) do
+      local c, a, b = cnn.randn(d[1], d[3]), cnn.randn(d[2], d[1]):transpose(1, 2), cnn.randn(d[2], d[3])
+      local expect = c + naive_matmul(a:contiguous(), b)
+      assert.is_true(rawequal(c, c:addmm_(a, b)))
+      H.assert_tensor(c, expect, 1e-3)
+    end
+    local c = cnn.zeros(2, 2)
+    c:addmm_(cnn.ones(2, 0), cnn.ones(0, 2)) -- no terms: c unchanged
+    H.assert_tensor(c, cnn.zeros(2, 2))
+    assert.error_matches(function() c:addmm_(cnn.zeros(2, 3), cnn.zeros(4, 2)) end,
+      "addmm_: shapes %(2, 2%) %+ %(2, 3%) @ %(4, 2%) do not fit")
+    assert.error_matches(function() cnn.zeros(2, 2):transpose(1, 2):addmm_(cnn.zeros(2, 1), cnn.zeros(1, 2)) end,
+      "addmm_: the tensor added to must be contiguous")
+    assert.error_matches(function() c:addmm_(c, cnn.zeros(2, 2)) end,
+      "addmm_: the tensor added to shares storage with an operand")
+  end)
+end)

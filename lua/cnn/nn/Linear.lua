@@ -34,9 +34,7 @@ end
 
 function Linear:update_output(x)
   self:check_input(x)
-  local y = cnn.matmul(x, self.weight:transpose(1, 2), self:into("output"))
-  if self.bias then y:add_(self.bias) end
-  return y
+  return cnn.linear(x, self.weight, self.bias, self:into("output"))
 end
 
 function Linear:update_grad_input(x, dy)
@@ -47,7 +45,7 @@ function Linear:acc_grad_parameters(x, dy)
   if x:dim() == 1 then
     x, dy = x:view(1, -1), dy:view(1, -1)
   end
-  self.grad_weight:add_(cnn.matmul(dy:transpose(1, 2), x))
+  self.grad_weight:addmm_(dy:transpose(1, 2), x)
   if self.bias then self.grad_bias:add_(dy:sum(1)) end
 end
 
