@@ -27,15 +27,25 @@ local function call(i, m, method, ...)
   return Module.call_child(i, m, method, ...)
 end
 
-function Sequential:update_output(x)
-  local modules, child_error = self.modules, Module.child_error
-  for i = 1, #modules do -- call() inlined: this loop runs for every batch
-    local m = modules[i]
-    local ok, y = pcall(m.forward, m, x)
-    if not ok then child_error(i, m, y) end
-    x = y
+-- The children in order, under one pcall for the whole pass (this loop runs
+-- for every batch): at records the child running, for the error's label.
+local at = setmetatable({}, { __mode = "k" })
+local function run(self, x)
+  local modules = self.modules
+  for i = 1, #modules do
+    at[self] = i
+    x = modules[i]:forward(x)
   end
   return x
+end
+
+function Sequential:update_output(x)
+  local ok, y = pcall(run, self, x)
+  if not ok then
+    local i = at[self]
+    Module.child_error(i, self.modules[i], y)
+  end
+  return y
 end
 
 -- backward runs each child's full backward (input gradient and parameter
