@@ -18,6 +18,8 @@
 
 #include <stdbool.h>
 
+#include <string.h>
+
 #include "conv.h"
 
 /* Unit stride, any dilation, and offsets that fit the table. */
@@ -69,11 +71,12 @@ int cnn_implicit_tile_rows(int64_t channels);
 #define CNN_IMPLICIT_MR_MAX 6
 #define CNN_IMPLICIT_SPLIT 48
 
-/* The end of what the products read of rows of T columns: whole vectors
- * (a row ends with a tile as narrow as its tail), within a row stride ts. */
-static inline int64_t cnn_implicit_read_end(int64_t T, int64_t ts) {
-  int64_t end = (T + 7) / 8 * 8;
-  return end < ts ? end : ts;
+/* Zeroes what the products read past T columns of a row (whole vectors: a
+ * row ends with a tile as narrow as its tail) whose stride is T + 8 or more:
+ * a vector's store, not a call to memset per row. */
+static inline void cnn_implicit_zero_tail(float *row, int64_t T) {
+  static const float zeros[8];
+  memcpy(row + T, zeros, sizeof zeros);
 }
 
 #endif

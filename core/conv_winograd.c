@@ -277,7 +277,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
                   v + c * ts + (r - row0) * tw, v_stride(g, ts));
     }
     for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + xi * v_stride(g, ts) + c * ts + T, 0, (size_t)(cnn_implicit_read_end(T, ts) - T) * sizeof(float));
+      cnn_implicit_zero_tail(v + xi * v_stride(g, ts) + c * ts, T);
   }
 }
 
@@ -345,8 +345,10 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
       split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
       dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, ms);
     }
-    for (int xi = 0; xi < 16; xi++) /* the rows past Kg, and the columns past the block */
-      memset(d + xi * ms + k * ts + (k < Kg ? T : 0), 0, (size_t)(k < Kg ? cnn_implicit_read_end(T, ts) - T : ts) * sizeof(float));
+    for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
+      if (k < Kg) cnn_implicit_zero_tail(d + xi * ms + k * ts, T);
+      else memset(d + xi * ms + k * ts, 0, (size_t)ts * sizeof(float));
+    }
   }
   const int32_t *off = (const int32_t *)packed;
   for (int xi = 0; xi < 16; xi++)

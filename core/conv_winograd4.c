@@ -275,7 +275,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
       input_tiles(avx2, tw, d, len, v + c * ts + (r - row0) * tw, vs);
     }
     for (int xi = 0; xi < 36; xi++) /* the columns past the block, read by its last tiles */
-      memset(v + xi * vs + c * ts + T, 0, (size_t)(cnn_implicit_read_end(T, ts) - T) * sizeof(float));
+      cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
   }
 }
 
