@@ -245,10 +245,13 @@ static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int6
     memcpy(y + (2 * th + a) * Q, split + 2 * a * half, (size_t)Q * sizeof *y);
 }
 
-/* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
- * zeros in the rest of each row (the last tiles of the products read it). */
+/* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr; with
+ * zero_tails, zeros in the rest of each row up to the next vector, which the
+ * weight gradient's sums over tiles read. (The forward products read it too,
+ * but each column of their result depends on that column of V alone, and
+ * the columns past the tiles are never stored.) */
 static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0,
-                        int64_t row1, float *v, int64_t ts, float *split) {
+                        int64_t row1, float *v, int64_t ts, float *split, bool zero_tails) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
   int64_t T = (row1 - row0) * tw;
   float *buf = split + 8 * half;
@@ -276,7 +279,7 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
       input_tiles(avx2, tw, d[0][0], d[0][1], d[1][0], d[1][1], d[2][0], d[2][1], d[3][0], d[3][1],
                   v + c * ts + (r - row0) * tw, v_stride(g, ts));
     }
-    for (int xi = 0; xi < 16; xi++) /* the columns past the block, read by its last tiles */
+    for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
       cnn_implicit_zero_tail(v + xi * v_stride(g, ts) + c * ts, T);
   }
 }
@@ -288,7 +291,7 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
   float *v = scratch, *m = v + 16 * vs + 48, *split = m + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
-  input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, false);
   const int32_t *off = (const int32_t *)packed;
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
@@ -335,7 +338,7 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
   int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
   float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
-  input_block(avx2, g, gr, inp, row0, row1, v, ts, split);
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, true);
   for (int64_t k = 0; k < krows(g); k++) { /* d[xi][k][t]: dy of the tiles, transformed */
     for (int64_t r = row0; r < row1 && k < Kg; r++) {
       const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;

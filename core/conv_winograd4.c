@@ -245,12 +245,14 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
 }
 TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y, int64_t ys), (n, m, ms, b, y, ys))
 
-/* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr, and
- * zeros in the rest of each row that the products read. */
+/* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr. The
+ * products also read the rest of the last vector of each row, left as it
+ * is: each column of their result depends on that column of V alone, and
+ * the columns past the tiles are never stored. */
 static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0,
                         int64_t row1, float *v, float *split) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, len = phase_len(g);
-  int64_t ts = row_stride(g), vs = v_stride(g), T = (row1 - row0) * tw;
+  int64_t ts = row_stride(g), vs = v_stride(g);
   float *buf = split + 24 * len;
   for (int64_t c = 0; c < Cg; c++) {
     /* the six input rows of a tile row, split; the next tile row of the same
@@ -274,8 +276,6 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
       for (int i = 0; i < 6; i++) d[i] = slot[i];
       input_tiles(avx2, tw, d, len, v + c * ts + (r - row0) * tw, vs);
     }
-    for (int xi = 0; xi < 36; xi++) /* the columns past the block, read by its last tiles */
-      cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
   }
 }
 

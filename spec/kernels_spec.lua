@@ -138,6 +138,34 @@ describe("cnn.conv2d on each instruction set", function()
     assert.has_error(function() cnn.set_winograd(3) end, "set_winograd: expected 0, 2 or 4 (tiles of outputs), got 3")
   end)
 
+  it("leave what a NaN input left in the scratch space out of the next layer's results", function()
+    -- Winograd's forward products read V past the last tile (left as it is); a layer of NaNs fills the
+    -- scratch space with NaN first. Then 49 and 81 tiles, with F(2x2) and F(4x4), forward and input gradient.
+    local nan = cnn.full({ 2, 64, 40, 40 }, 0 / 0)
+    for _, tiles in ipairs({ 2, 4 }) do
+      cnn.set_winograd(tiles)
+      for _, hw in ipairs({ 14, 18 }) do
+        cnn.conv2d(nan, cnn.randn(64, 64, 3, 3), nil, { padding = 1 })
+        cnn.conv2d_backward(nan, cnn.randn(64, 64, 3, 3), cnn.full({ 2, 64, 40, 40 }, 0 / 0), { padding = 1 })
+        local x, w = cnn.randn(1, 40, hw, hw), cnn.randn(36, 40, 3, 3)
+        local y = cnn.conv2d(x, w, nil, { padding = 1 })
+        local ref = cnn.conv2d_reference(x, w, nil, { padding = 1 })
+        local err = (y - ref):abs():max()
+        assert.is_true(err <= 2e-5 * ref:abs():max(), string.format("F%d %dx%d forward: error %g", tiles, hw, hw, err))
+        local dy = cnn.randn(y:shape())
+        local gw, gw_ref = cnn.zeros(w:shape()), cnn.zeros(w:shape())
+        local dx = cnn.conv2d_backward(x, w, dy, { padding = 1 }, gw)
+        local dref = cnn.conv2d_reference_backward(x, w, dy, { padding = 1 }, gw_ref)
+        err = (dx - dref):abs():max()
+        assert.is_true(err <= 2e-5 * dref:abs():max(), string.format("F%d %dx%d input grad: error %g", tiles, hw, hw, err))
+        -- the weight gradient sums over the tiles: there the columns past them must be zeros
+        err = (gw - gw_ref):abs():max()
+        assert.is_true(err <= 2e-5 * gw_ref:abs():max(), string.format("F%d %dx%d weight grad: error %g", tiles, hw, hw, err))
+      end
+    end
+    cnn.set_winograd(2)
+  end)
+
   it("are chosen by name, and refuse what the CPU cannot run", function()
     local runs = {}
     for _, name in ipairs(cnn.isas()) do runs[name] = true end
