@@ -31,7 +31,7 @@ DEBS = lua5.4 liblua5.4-dev libopenblas-dev libpng-dev zlib1g-dev libdeflate-dev
 CORE_SRC = core/tensor.c core/elementwise.c core/reduce.c core/gemm.c core/random.c \
            core/im2col.c core/conv.c core/pool.c core/norm.c core/activation.c core/loss.c \
            core/idx.c core/pngio.c core/image.c core/parallel.c core/local.c \
-           core/sgemm.c core/sgemm_avx512.c core/sgemm_avx2.c core/conv_direct.c core/conv_implicit.c core/conv_winograd.c core/conv_winograd4.c core/conv_packs.c
+           core/sgemm.c core/sgemm_avx512.c core/sgemm_avx2.c core/conv_direct.c core/conv_implicit.c core/conv_implicit_avx512.c core/conv_winograd.c core/conv_winograd4.c core/conv_packs.c
 BIND_SRC = core/lcnn.c core/lcnn_tensor.c core/lcnn_math.c core/lcnn_conv.c core/lcnn_func.c core/lcnn_io.c \
            core/lcnn_host.c \
            core/lcnn_data.c

@@ -267,6 +267,10 @@ void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps
 
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc) {
+  if (cnn_isa_vector_avx512()) {
+    cnn_implicit_product_avx512(mr, ktiles, depth, a, off, x, j0, j1, c, ldc);
+    return;
+  }
   kernels k = pick_rows(mr);
   int64_t tail = (j1 - j0) % k.nr, end = j1 - tail; /* whole tiles end at end */
   if ((tail + 7) / 8 * 8 == k.nr) tail = 0, end = j1;     /* as wide as a tile */

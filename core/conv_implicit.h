@@ -55,6 +55,10 @@ void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
  * must have room for the whole vectors. */
 void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off, const float *x,
                           int64_t j0, int64_t j1, float *c, int64_t ldc);
+/* Its AVX-512 build (conv_implicit_avx512.c), which cnn_implicit_product
+ * calls where cnn_isa_vector_avx512(); it writes exactly columns [j0, j1). */
+void cnn_implicit_product_avx512(int mr, int64_t ktiles, int64_t depth, const float *a, const int32_t *off,
+                                 const float *x, int64_t j0, int64_t j1, float *c, int64_t ldc);
 /* And the products of rows: c[i*ldc + u] += sum over j < 8 steps of
  * d[i*ld + j] * x[off[u] + j], for i < rows, u < cols; d must have whole
  * tiles of mr rows (the rows past `rows` are read, not used). */

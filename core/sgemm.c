@@ -240,6 +240,17 @@ bool cnn_isa_vector_avx2(void) {
   return has && cnn_isa_active() != &cnn_isa_scalar;
 }
 
+bool cnn_isa_vector_avx512(void) {
+  static int cpu = -1;
+  int has = __atomic_load_n(&cpu, __ATOMIC_RELAXED);
+  if (has < 0) {
+    has = cnn_isa_supported("avx512");
+    __atomic_store_n(&cpu, has, __ATOMIC_RELAXED);
+  }
+  const cnn_isa *isa = cnn_isa_active();
+  return has && (isa == &cnn_isa_avx512 || isa == &cnn_isa_openblas);
+}
+
 const cnn_isa *cnn_isa_by_name(const char *name) {
   for (size_t i = 0; isas[i]; i++)
     if (!strcmp(isas[i]->name, name)) return isas[i];

@@ -74,6 +74,9 @@ bool cnn_isa_supported(const char *name);
  * has them and the portable kernels were not asked for. Cheap enough to ask
  * per call. */
 bool cnn_isa_vector_avx2(void);
+/* Whether the implicit product runs its AVX-512 build: the CPU has it and
+ * the kernel set is avx512 or openblas (avx2 and scalar ask for those builds). */
+bool cnn_isa_vector_avx512(void);
 /* The error of CNNLUA_ISA, if it named something unusable (else NULL). */
 const char *cnn_isa_env_error(void);
 
