@@ -250,6 +250,10 @@ static kernels pick_rows(int mr) {
 }
 void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
                                const int32_t *off, const float *x, float *c, int64_t ldc) {
+  if (cnn_isa_vector_avx512()) {
+    cnn_implicit_row_products_avx512(mr, rows, cols, steps, d, ld, off, x, c, ldc);
+    return;
+  }
   kernels k = pick_rows(mr);
   float sums[12];
   for (int64_t i0 = 0; i0 < rows; i0 += mr) {

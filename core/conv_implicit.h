@@ -64,6 +64,9 @@ void cnn_implicit_product_avx512(int mr, int64_t ktiles, int64_t depth, const fl
  * tiles of mr rows (the rows past `rows` are read, not used). */
 void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
                                const int32_t *off, const float *x, float *c, int64_t ldc);
+/* Its AVX-512 build, likewise. */
+void cnn_implicit_row_products_avx512(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
+                                      const int32_t *off, const float *x, float *c, int64_t ldc);
 /* The channels of a tile for a product with this many output rows: 4 or 6,
  * whichever leaves fewer idle; the columns of a tile of either divide
  * CNN_IMPLICIT_SPLIT. */

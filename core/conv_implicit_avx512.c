@@ -11,6 +11,9 @@
  * channel, for 24 fused multiply-adds. The last tile of a row of products is
  * as many vectors as its positions need, the last of them masked: masked
  * lanes are neither read nor written.
+ *
+ * The row products of the weight gradients: 4 channels x 6 taps (6 x 4)
+ * accumulators of 16 lanes, each summed across its lanes once at the end.
  */
 #include <immintrin.h>
 
@@ -85,4 +88,48 @@ void cnn_implicit_product_avx512(int mr, int64_t ktiles, int64_t depth, const fl
         int64_t cols = j1 - j < 16 * nv ? j1 - j : 16 * nv;
         tiles[(cols + 15) / 16 - 1](depth, a + kt * depth * mr, off, x + j, c + kt * mr * ldc + j, ldc, cols);
       }
+}
+
+/* sums[i][u] = sum over j < len of d[i*ld + j] * x[o[u] + j], i < mr, u < wt. */
+#define ROWS_BODY(mr, wt)                                                                                              \
+  do {                                                                                                                 \
+    __m512 acc[mr][wt];                                                                                                \
+    _Pragma("GCC unroll 6") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 6") for (int u = 0; u < wt; u++)         \
+        acc[i][u] = _mm512_setzero_ps();                                                                               \
+    for (int64_t j = 0; j < len; j += 16) {                                                                            \
+      __mmask16 m = lanes(len - j);                                                                                    \
+      __m512 xv[wt];                                                                                                   \
+      _Pragma("GCC unroll 6") for (int u = 0; u < wt; u++) xv[u] = _mm512_maskz_loadu_ps(m, x + o[u] + j);            \
+      _Pragma("GCC unroll 6") for (int i = 0; i < mr; i++) {                                                           \
+        __m512 dv = _mm512_maskz_loadu_ps(m, d + i * ld + j);                                                         \
+        _Pragma("GCC unroll 6") for (int u = 0; u < wt; u++) acc[i][u] = _mm512_fmadd_ps(dv, xv[u], acc[i][u]);        \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 6") for (int i = 0; i < mr; i++) _Pragma("GCC unroll 6") for (int u = 0; u < wt; u++)         \
+        sums[i * wt + u] = _mm512_reduce_add_ps(acc[i][u]);                                                            \
+  } while (0)
+
+static void rows4x6(int64_t len, const float *d, int64_t ld, const int32_t *o, const float *x, float *sums) {
+  ROWS_BODY(4, 6);
+}
+static void rows6x4(int64_t len, const float *d, int64_t ld, const int32_t *o, const float *x, float *sums) {
+  ROWS_BODY(6, 4);
+}
+
+void cnn_implicit_row_products_avx512(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
+                                      const int32_t *off, const float *x, float *c, int64_t ldc) {
+  int wt = mr == 6 ? 4 : 6;
+  float sums[24];
+  for (int64_t i0 = 0; i0 < rows; i0 += mr) {
+    int m = rows - i0 < mr ? (int)(rows - i0) : mr;
+    for (int64_t u0 = 0; u0 < cols; u0 += wt) {
+      int used = cols - u0 < wt ? (int)(cols - u0) : wt;
+      int32_t o[6];
+      for (int u = 0; u < wt; u++) o[u] = off[u0 + (u < used ? u : 0)];
+      if (mr == 6) rows6x4(8 * steps, d + i0 * ld, ld, o, x, sums);
+      else rows4x6(8 * steps, d + i0 * ld, ld, o, x, sums);
+      for (int i = 0; i < m; i++)
+        for (int u = 0; u < used; u++) c[(i0 + i) * ldc + u0 + u] += sums[i * wt + u];
+    }
+  }
 }

@@ -1,7 +1,8 @@
 /*
  * implicit_check.c: the AVX-512 implicit product (core/conv_implicit_avx512.c)
  * against a double-precision loop on random shapes: both packings (4 and 6
- * channels), any depth, ragged ends, columns starting anywhere. Built by
+ * channels), any depth, ragged ends, columns starting anywhere; and its row
+ * products (weight gradients), rows and taps in part tiles. Built by
  * spec/kernels_spec.lua, over software intrinsics (spec/support/emu) where
  * the CPU lacks AVX-512, under AddressSanitizer: the image is allocated to
  * the last float the product may read, so a read past it is caught; the
@@ -55,7 +56,36 @@ int main(void) {
               (long long)j1, err, untouched ? "" : ", columns outside written");
     }
     free(off), free(x), free(a), free(c);
+
+    /* row products: c[i][u] += sum over j < 8 steps of d[i][j] * x[o[u] + j] */
+    int rows = 1 + rand() % 13, cols = 1 + rand() % 20, steps = 1 + rand() % 30, tiled = (rows + mr - 1) / mr * mr;
+    int64_t ld = 8 * steps + rand() % 9;
+    int32_t *o = malloc(sizeof *o * (size_t)cols);
+    reach = 0;
+    for (int u = 0; u < cols; u++) {
+      o[u] = rand() % 100;
+      if (o[u] > reach) reach = o[u];
+    }
+    float *d = malloc(sizeof *d * (size_t)(tiled * ld)), *y = malloc(sizeof *y * (size_t)(reach + 8 * steps));
+    float *z = malloc(sizeof *z * (size_t)(rows * cols)), *want = malloc(sizeof *want * (size_t)(rows * cols));
+    for (int64_t i = 0; i < tiled * ld; i++) d[i] = (float)uniform();
+    for (int64_t i = 0; i < reach + 8 * steps; i++) y[i] = (float)uniform();
+    for (int i = 0; i < rows * cols; i++) z[i] = want[i] = (float)uniform();
+    for (int i = 0; i < rows; i++)
+      for (int u = 0; u < cols; u++) {
+        double sum = want[i * cols + u];
+        for (int64_t j = 0; j < 8 * steps; j++) sum += (double)d[i * ld + j] * y[o[u] + j];
+        want[i * cols + u] = (float)sum;
+      }
+    cnn_implicit_row_products_avx512(mr, rows, cols, steps, d, ld, o, y, z, cols);
+    err = 0;
+    for (int i = 0; i < rows * cols; i++) err = fmax(err, fabs(z[i] - want[i]));
+    if (err > 1e-5 * 8 * steps) {
+      bad++;
+      fprintf(stderr, "row products mr %d: %d x %d of %d steps: error %g\n", mr, rows, cols, steps, err);
+    }
+    free(o), free(d), free(y), free(z), free(want);
   }
-  printf("implicit avx512: %d bad of %d\n", bad, trials);
+  printf("implicit avx512: %d bad of %d\n", bad, 2 * trials);
   return bad != 0;
 }
