@@ -302,7 +302,7 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
 /* Below this, splitting one image between the threads costs more than it
  * saves (the threads watch for work between loops, so a loop starts in
  * about 0.3 us; each part of an image pads it again). */
-#define SPLIT_MACS ((int64_t)1 << 17)
+#define SPLIT_MACS ((int64_t)1 << 16)
 
 /* Items [i0, i1) of (image, group) through the direct kernels. */
 static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
