@@ -200,6 +200,19 @@ describe("m:reuse_outputs()", function()
     assert.is_nil(reusing._grad_buffers)
   end)
 
+  it("shares no gradient buffers when a child's input is not a tensor", function()
+    local Sum = nn.Module:extend("TestSum") -- takes a table of two tensors
+    function Sum:update_output(t) return t[1] + t[2] end
+    function Sum:update_grad_input(t, dy) return { dy, dy } end
+    local m = nn.Sequential { Sum(), nn.Linear(3, 2), nn.ReLU(), nn.Linear(2, 1) }:reuse_outputs()
+    local a, b = cnn.randn(4, 3), cnn.randn(4, 3)
+    m:forward({ a, b })
+    local g = m:backward({ a, b }, cnn.ones(4, 1))
+    assert.are.equal("table", type(g))
+    assert.is_nil(m._grad_buffers)
+    assert.are.same({ 4, 3 }, g[1]:shape())
+  end)
+
   it("can be turned off again, and reaches every child", function()
     local m = small_net():reuse_outputs()
     for _, child in ipairs(m.modules) do assert.is_true(child.reuse) end

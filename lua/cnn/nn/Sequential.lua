@@ -75,8 +75,10 @@ function Sequential:backward(x, dy, need_input_grad)
   return dy
 end
 
--- The two gradient buffers, each as large as the largest input of a child.
+-- The two gradient buffers, each as large as the largest input of a child
+-- (nil, no sharing, when an input is not a tensor).
 function Sequential:grad_buffers(x)
+  if not cnn.is_tensor(x) then return nil end
   local n = x:numel()
   for i = 1, #self.modules - 1 do
     local out = self.modules[i].output
