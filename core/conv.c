@@ -543,8 +543,13 @@ static void winograd_grad(const cnn_conv2d_geom *g, conv_job *j) {
   j->packed = packed_space(g, j->work);
   cnn_conv2d_winograd_pack(g, NULL, packed_space(g, j->work));
   int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, true);
-  int64_t parts = 2 * cnn_parallel_threads() / g->G;
+  int64_t parts = 2 * cnn_parallel_threads() / g->G, threads = cnn_parallel_threads();
   if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
+  int64_t chunks = (rows + per - 1) / per;
+  if (g->G == 1 && chunks % threads) { /* as many blocks for every thread (7 blocks on 2 threads: 4 against 3) */
+    chunks = (chunks + threads - 1) / threads * threads;
+    per = (rows + chunks - 1) / chunks;
+  }
   j->chunk = per;
   j->chunks = (rows + per - 1) / per;
   int64_t macs = weight_size(g) * g->N * g->P * g->Q;
