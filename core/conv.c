@@ -392,16 +392,6 @@ static const float *packed_weights(const cnn_conv2d_geom *g, const float *weight
   return space;
 }
 
-/* Rows per block of Winograd's weight gradient at most per, for a number of
- * blocks that the threads share evenly (7 blocks on 2 threads ran 4 against
- * 3; the forward pass, in blocks of fewer rows, measured no better). */
-static int64_t balanced_rows(const cnn_conv2d_geom *g, int64_t rows, int64_t per) {
-  int64_t threads = cnn_parallel_threads(), blocks = (rows + per - 1) / per;
-  if (g->G > 1 || blocks % threads == 0) return per;
-  blocks = (blocks + threads - 1) / threads * threads;
-  return (rows + blocks - 1) / blocks;
-}
-
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient); packs: the cache of transformed weights, or
  * NULL. */
@@ -555,7 +545,6 @@ static void winograd_grad(const cnn_conv2d_geom *g, conv_job *j) {
   int64_t rows = cnn_conv2d_winograd_rows(g), per = cnn_conv2d_winograd_block_rows(g, true);
   int64_t parts = 2 * cnn_parallel_threads() / g->G;
   if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
-  per = balanced_rows(g, rows, per);
   j->chunk = per;
   j->chunks = (rows + per - 1) / per;
   int64_t macs = weight_size(g) * g->N * g->P * g->Q;

@@ -26,7 +26,8 @@ bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g);
 int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g);
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g);
 /* Tile rows in all, and at most per block (a call's unit of work) of the
- * forward pass or (grad) the weight gradient. */
+ * forward pass or (grad) the weight gradient, whose blocks come in a
+ * multiple of the thread count. */
 int64_t cnn_conv2d_winograd_rows(const cnn_conv2d_geom *g);
 int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad);
 
