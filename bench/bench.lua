@@ -3,8 +3,10 @@
 -- throughput, peak memory, start-up time and data-parallel scaling. When
 -- PyTorch is importable by /usr/bin/python3, each workload also runs under
 -- PyTorch (bench/bench_torch.py, tuned: 2 threads, OpenBLAS single-threaded)
--- right after ours, and the table prints the ratio. Medians of 5 timings, each
--- of enough repetitions to last 0.2 s; no timing is asserted anywhere.
+-- in turn with ours, three times for the convolution, training and inference
+-- rows, and the table prints the ratio of the medians. Each timing is the
+-- median of 5 of enough repetitions to last 0.2 s; no timing is asserted
+-- anywhere.
 --
 --   ./cnnlua bench/bench.lua [--quick] [--no-torch] [--only SECTION]
 local cnn = cnn or require "cnn"
@@ -57,6 +59,25 @@ local function torch_time(key)
   return tonumber(out:match("seconds ([%d.e+-]+)"))
 end
 
+local function median(xs)
+  table.sort(xs)
+  return xs[(#xs + 1) // 2]
+end
+
+-- Our time (ours(), seconds) and PyTorch's for one workload, measured in
+-- turn three times (once with --quick): this machine's slow phases last
+-- seconds, and a single pair could put one side in one and the other not.
+-- The median of each side's three.
+local ROUNDS = quick and 1 or 3
+local function paired(ours, key)
+  local mine, theirs = {}, {}
+  for r = 1, torch and ROUNDS or 1 do
+    mine[r] = ours()
+    theirs[#theirs + 1] = torch_time(key)
+  end
+  return median(mine), #theirs > 0 and median(theirs) or nil
+end
+
 local rows = {}
 local function row(section, name, ours, theirs, unit, per)
   -- per: the work of one call (flops or bytes or images), to print a rate
@@ -106,16 +127,19 @@ if section("convolution (GFLOP/s)") then
     local P = H + 2 * pad - k + 1
     local flop = 2 * N * K * P * P * C * k * k
     local opts = { padding = pad }
-    local fwd = time(function() return cnn.conv2d(x, w, b, opts) end)
-    row("conv", key .. ". " .. name .. " fwd", fwd, torch_time("conv_" .. key .. "_fwd"), "GFLOP/s", flop)
+    local fwd, theirs = paired(function() return time(function() return cnn.conv2d(x, w, b, opts) end) end,
+      "conv_" .. key .. "_fwd")
+    row("conv", key .. ". " .. name .. " fwd", fwd, theirs, "GFLOP/s", flop)
     if key ~= "f" then
       local dy = cnn.randn(N, K, P, P)
       local gw, gb = cnn.zeros(K, C, k, k), cnn.zeros(K)
-      local both = time(function()
-        cnn.conv2d(x, w, b, opts)
-        cnn.conv2d_backward(x, w, dy, opts, gw, gb, key ~= "a")
-      end)
-      row("conv", key .. ". " .. name .. " fwd+bwd", both, torch_time("conv_" .. key .. "_fwdbwd"), "GFLOP/s", 3 * flop)
+      local both, theirs2 = paired(function()
+        return time(function()
+          cnn.conv2d(x, w, b, opts)
+          cnn.conv2d_backward(x, w, dy, opts, gw, gb, key ~= "a")
+        end)
+      end, "conv_" .. key .. "_fwdbwd")
+      row("conv", key .. ". " .. name .. " fwd+bwd", both, theirs2, "GFLOP/s", 3 * flop)
     end
   end
   cnn.set_winograd(2)
@@ -213,10 +237,19 @@ local function training(build, steps)
 end
 
 if section("training on Fashion-MNIST (images/s)") then
-  local t, faults = training(lenet, quick and 4 or 20)
-  row("train", "LeNet-5, batch 64", t, torch_time("train_lenet"), "img/s", 64)
-  local t2, faults2 = training(small_cnn, quick and 1 or 4)
-  row("train", "small CNN (468k parameters), batch 64", t2, torch_time("train_cnn"), "img/s", 64)
+  local faults, faults2
+  local t, theirs = paired(function()
+    local s
+    s, faults = training(lenet, quick and 4 or 20)
+    return s
+  end, "train_lenet")
+  row("train", "LeNet-5, batch 64", t, theirs, "img/s", 64)
+  local t2, theirs2 = paired(function()
+    local s
+    s, faults2 = training(small_cnn, quick and 1 or 4)
+    return s
+  end, "train_cnn")
+  row("train", "small CNN (468k parameters), batch 64", t2, theirs2, "img/s", 64)
   if faults then
     print(string.format("%-46s %9.1f / %.1f (LeNet / small CNN, after warm-up)", "page faults per training step",
       faults, faults2))
@@ -228,11 +261,14 @@ if section("inference (images/s)") then
     local model = m[2]():evaluate():reuse_outputs()
     for _, batch in ipairs({ 1, 256 }) do
       local x = cnn.rand(batch, 1, 28, 28)
-      if batch == 1 and m[3] == "cnn" then cnn.set_num_threads(1) end
-      local t = time(function() return model:forward(x) end)
-      cnn.set_num_threads(threads)
+      local t, theirs = paired(function()
+        if batch == 1 and m[3] == "cnn" then cnn.set_num_threads(1) end
+        local s = time(function() return model:forward(x) end)
+        cnn.set_num_threads(threads)
+        return s
+      end, string.format("infer_%s_%d", m[3], batch))
       row("infer", string.format("%s, batch %d%s", m[1], batch, batch == 1 and m[3] == "cnn" and " (1 thread)" or ""), t,
-        torch_time(string.format("infer_%s_%d", m[3], batch)), "img/s", batch)
+        theirs, "img/s", batch)
     end
   end
 end
