@@ -30,6 +30,11 @@ local function has_torch()
 end
 local torch = has_torch()
 
+local function median(xs)
+  table.sort(xs)
+  return xs[(#xs + 1) // 2]
+end
+
 -- Seconds per call of fn: median of 5 timings of enough calls for 0.2 s.
 local function time(fn)
   fn()
@@ -44,8 +49,7 @@ local function time(fn)
     for _ = 1, reps do fn() end
     runs[r] = (cnn.clock() - t0) / reps
   end
-  table.sort(runs)
-  return runs[(#runs + 1) // 2]
+  return median(runs)
 end
 
 -- Seconds per iteration that PyTorch takes for a workload, or nil.
@@ -57,11 +61,6 @@ local function torch_time(key)
   local out = f:read("a")
   f:close()
   return tonumber(out:match("seconds ([%d.e+-]+)"))
-end
-
-local function median(xs)
-  table.sort(xs)
-  return xs[(#xs + 1) // 2]
 end
 
 -- Our time (ours(), seconds) and PyTorch's for one workload, measured in
@@ -232,27 +231,23 @@ local function training(build, steps)
     runs[r] = (cnn.clock() - t0) / steps
   end
   local faults = minor_faults()
-  table.sort(runs)
-  return runs[3], faults and (faults - f0) / (5 * steps)
+  return median(runs), faults and (faults - f0) / (5 * steps)
 end
 
 if section("training on Fashion-MNIST (images/s)") then
-  local faults, faults2
-  local t, theirs = paired(function()
-    local s
-    s, faults = training(lenet, quick and 4 or 20)
-    return s
-  end, "train_lenet")
-  row("train", "LeNet-5, batch 64", t, theirs, "img/s", 64)
-  local t2, theirs2 = paired(function()
-    local s
-    s, faults2 = training(small_cnn, quick and 1 or 4)
-    return s
-  end, "train_cnn")
-  row("train", "small CNN (468k parameters), batch 64", t2, theirs2, "img/s", 64)
-  if faults then
+  local faults = {}
+  for i, m in ipairs({ { "LeNet-5, batch 64", lenet, quick and 4 or 20, "train_lenet" },
+    { "small CNN (468k parameters), batch 64", small_cnn, quick and 1 or 4, "train_cnn" } }) do
+    local t, theirs = paired(function()
+      local s
+      s, faults[i] = training(m[2], m[3])
+      return s
+    end, m[4])
+    row("train", m[1], t, theirs, "img/s", 64)
+  end
+  if faults[1] then
     print(string.format("%-46s %9.1f / %.1f (LeNet / small CNN, after warm-up)", "page faults per training step",
-      faults, faults2))
+      faults[1], faults[2]))
   end
 end
 
