@@ -129,7 +129,7 @@ static bool winograd(const cnn_conv2d_geom *g) {
   int64_t Cg = g->C / g->G, Kg = g->K / g->G, tiles = g->N * ((g->P + 1) / 2) * ((g->Q + 1) / 2);
   return winograd_tiles >= 2 && cnn_conv2d_winograd_ok(g) && Cg >= WINOGRAD_MIN_CHANNELS && Kg >= WINOGRAD_MIN_CHANNELS &&
          tiles >= WINOGRAD_MIN_TILES &&
-         cnn_conv2d_winograd_scratch(g) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
+         cnn_conv2d_winograd_scratch(g, true) + cnn_conv2d_winograd_grad_size(g) <= SCRATCH_MAX;
 }
 
 /* With cnn_conv2d_set_winograd(4), Winograd layers whose output tiles of 4x4
@@ -200,7 +200,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
   for (int i = 0, n = forward_passes(g, h_); i < n; i++) {
     const cnn_conv2d_geom *h = &h_[i];
     if (implicit(h) && cnn_conv2d_implicit_scratch(h) > extra) extra = cnn_conv2d_implicit_scratch(h);
-    if (winograd(h) && cnn_conv2d_winograd_scratch(h) > extra) extra = cnn_conv2d_winograd_scratch(h);
+    if (winograd(h) && cnn_conv2d_winograd_scratch(h, i == 0) > extra) extra = cnn_conv2d_winograd_scratch(h, i == 0);
     if (winograd4(h) && cnn_conv2d_winograd4_scratch(h) > extra) extra = cnn_conv2d_winograd4_scratch(h);
   }
   return gemm_work() + lines(extra) + lines(group_space(g)) + lines(winograd_grad_space(g));

@@ -77,6 +77,17 @@ static int64_t row_stride(const cnn_conv2d_geom *g, bool grad) {
 static int64_t v_stride(const cnn_conv2d_geom *g, int64_t ts) { return (g->C / g->G) * ts + 16; }
 static int64_t m_stride(const cnn_conv2d_geom *g, int64_t ts) { return krows(g) * ts + 16; }
 
+/* The weight gradient transforms dy GRAD_CHUNK output channels at a time
+ * (whole tiles of rows), each chunk's products taken before the next: its
+ * scratch holds all of V but only a chunk of M (the small CNN's training
+ * peak, two threads' scratch, 3.3 -> 2 MiB each at 64 -> 64 channels). */
+#define GRAD_CHUNK 16
+static int64_t grad_chunk(const cnn_conv2d_geom *g) {
+  int64_t kc = (GRAD_CHUNK + mr(g) - 1) / mr(g) * mr(g);
+  return kc < krows(g) ? kc : krows(g);
+}
+static int64_t grad_m_stride(const cnn_conv2d_geom *g, int64_t ts) { return grad_chunk(g) * ts + 16; }
+
 /* Floats of a split half-row: the tiles_w + 1 columns a tile row reads, as
  * many as its whole vectors of tiles read (up to a vector past them). */
 static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 8 + 8; }
@@ -94,9 +105,11 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
  * four input rows of a tile row split into even and odd columns, and a row
  * to split. */
 static int64_t split_floats(const cnn_conv2d_geom *g) { return 10 * half_row(g); }
-int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g) {
-  int64_t ts = row_stride(g, false) > row_stride(g, true) ? row_stride(g, false) : row_stride(g, true);
-  return 16 * v_stride(g, ts) + 48 + 16 * m_stride(g, ts) + split_floats(g);
+int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
+  int64_t tf = row_stride(g, false), tg = row_stride(g, true);
+  int64_t forward = 16 * v_stride(g, tf) + 16 * m_stride(g, tf);
+  int64_t wgrad = grad ? 16 * v_stride(g, tg) + 16 * grad_m_stride(g, tg) : 0;
+  return (forward > wgrad ? forward : wgrad) + 48 + split_floats(g);
 }
 
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed) {
@@ -343,28 +356,33 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
                                      const float *packed, float *du, int64_t row0, int64_t row1, float *scratch) {
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
   int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8;
-  int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
+  int64_t vs = v_stride(g, ts), ms = grad_m_stride(g, ts), kc = grad_chunk(g);
   float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
-  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, true);
-  for (int64_t k = 0; k < krows(g); k++) { /* d[xi][k][t]: dy of the tiles, transformed */
-    for (int64_t r = row0; r < row1 && k < Kg; r++) {
-      const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;
-      int64_t p = 2 * (r % th_n), half = half_row(g);
-      float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
-      split_row(avx2, dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
-      split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
-      dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], d + k * ts + (r - row0) * tw, ms);
-    }
-    for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
-      if (k < Kg) cnn_implicit_zero_tail(d + xi * ms + k * ts, T);
-      else memset(d + xi * ms + k * ts, 0, (size_t)ts * sizeof(float));
-    }
-  }
   const int32_t *off = (const int32_t *)packed;
-  for (int xi = 0; xi < 16; xi++)
-    cnn_implicit_row_products(mr(g), Kg, Cg, steps, d + xi * ms, ts, off, v + xi * vs,
-                              du + (gr * 16 + xi) * Kg * Cg, Cg);
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, true);
+  for (int64_t k0 = 0; k0 < Kg; k0 += kc) {
+    int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g);
+    for (int64_t k = k0; k < k1; k++) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
+      float *dk = d + (k - k0) * ts;
+      for (int64_t r = row0; r < row1 && k < Kg; r++) {
+        const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;
+        int64_t p = 2 * (r % th_n), half = half_row(g);
+        float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
+        split_row(avx2, dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
+        split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
+        dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], dk + (r - row0) * tw, ms);
+      }
+      for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
+        if (k < Kg) cnn_implicit_zero_tail(dk + xi * ms, T);
+        else memset(dk + xi * ms, 0, (size_t)ts * sizeof(float));
+      }
+    }
+    int64_t rows = (k1 < Kg ? k1 : Kg) - k0;
+    for (int xi = 0; xi < 16; xi++)
+      cnn_implicit_row_products(mr(g), rows, Cg, steps, d + xi * ms, ts, off, v + xi * vs,
+                                du + ((gr * 16 + xi) * Kg + k0) * Cg, Cg);
+  }
 }
 
 void cnn_conv2d_winograd_grad_finish(const cnn_conv2d_geom *g, const float *du, float *dweight) {

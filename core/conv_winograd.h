@@ -22,9 +22,10 @@
 /* A 3x3 kernel at unit stride and dilation, of a size the tables index. */
 bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g);
 /* Floats of the transformed weights (one copy, shared by the threads) and of
- * the scratch of one call (one per thread). */
+ * the scratch of one call (one per thread) of the forward pass, or (grad) of
+ * the forward pass or the weight gradient. */
 int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g);
-int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g);
+int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad);
 /* Tile rows in all, and at most per block (a call's unit of work) of the
  * forward pass or (grad) the weight gradient, whose blocks come in a
  * multiple of the thread count. */
