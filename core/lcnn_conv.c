@@ -251,25 +251,30 @@ static const float *pooled_arg(lua_State *L, int idx, const cnn_pool2d_geom *g, 
   return cnn_tensor_data(lcnn_contiguous(L, idx));
 }
 
+/* into_idx false: no indices (backward then finds the maxima again in x). */
 static int f_max_pool2d(lua_State *L) {
   lua_settop(L, 5);
   cnn_pool2d_geom g = pool_setup(L, 2, 3, true, "max_pool2d");
   const float *x = cnn_tensor_data(lcnn_contiguous(L, 1));
   cnn_tensor *xt = lcnn_checktensor(L, 1);
   float *y = cnn_tensor_data(new_image(L, 4, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
-  float *idx = cnn_tensor_data(new_image(L, 5, xt, g.N, g.C, g.P, g.Q, "max_pool2d"));
+  bool indices = !(lua_isboolean(L, 5) && !lua_toboolean(L, 5));
+  float *idx = indices ? cnn_tensor_data(new_image(L, 5, xt, g.N, g.C, g.P, g.Q, "max_pool2d")) : NULL;
   cnn_max_pool2d_forward(&g, x, y, idx);
-  return 2;
+  return indices ? 2 : 1;
 }
 
+/* idx nil: the maxima are found again in x. */
 static int f_max_pool2d_backward(lua_State *L) {
   lua_settop(L, 6);
   cnn_pool2d_geom g = pool_setup(L, 4, 5, true, "max_pool2d_backward");
-  const float *idx = pooled_arg(L, 2, &g, "indices", "max_pool2d_backward");
+  const float *idx = lua_isnil(L, 2) ? NULL : pooled_arg(L, 2, &g, "indices", "max_pool2d_backward");
   const float *dy = pooled_arg(L, 3, &g, "grad_output", "max_pool2d_backward");
   const cnn_tensor *x = lcnn_checktensor(L, 1);
   float *dx = cnn_tensor_data(lcnn_into(L, 6, x->ndim, x->shape, "max_pool2d_backward"));
-  if (!cnn_max_pool2d_backward(&g, dy, idx, dx))
+  if (!idx)
+    cnn_max_pool2d_backward_from_input(&g, cnn_tensor_data(lcnn_contiguous(L, 1)), dy, dx);
+  else if (!cnn_max_pool2d_backward(&g, dy, idx, dx))
     lcnn_error(L, "max_pool2d_backward", "indices hold a position outside the input plane of %lld x %lld",
                (long long)g.H, (long long)g.W);
   return 1;

@@ -97,7 +97,7 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
     take4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), _mm_add_ps(pos, _mm_set1_ps((float)W)), &best, &at);
     take4(_mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_ps(pos, _mm_set1_ps((float)(W + 1))), &best, &at);
     _mm_storeu_ps(out + q, best);
-    _mm_storeu_ps(idx + q, at);
+    if (idx) _mm_storeu_ps(idx + q, at);
   }
   for (q = Q >= 4 ? Q : 0; q < Q; q++) {
     int64_t pos = base + 2 * q;
@@ -107,7 +107,7 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
     take(row1[2 * q], pos + W, &best, &at);
     take(row1[2 * q + 1], pos + W + 1, &best, &at);
     out[q] = best;
-    idx[q] = (float)at;
+    if (idx) idx[q] = (float)at;
   }
 }
 
@@ -136,7 +136,8 @@ __attribute__((target("avx2"))) static void max_row_2x2_avx2(const float *row0, 
       at = _mm256_blendv_ps(at, _mm256_add_ps(pos, _mm256_set1_ps(off[c])), t);
     }
     _mm256_storeu_ps(out + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0))));
-    _mm256_storeu_ps(idx + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(at), _MM_SHUFFLE(3, 1, 2, 0))));
+    if (idx)
+      _mm256_storeu_ps(idx + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(at), _MM_SHUFFLE(3, 1, 2, 0))));
   }
 }
 
@@ -147,16 +148,37 @@ static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
   bool avx2 = g->Q >= 8 && cnn_isa_vector_avx2();
   for (int64_t plane = first; plane < last; plane++) {
     const float *x = j->inp + plane * HW;
-    float *out = j->out + plane * PQ, *idx = j->idx + plane * PQ;
+    float *out = j->out + plane * PQ, *idx = j->idx ? j->idx + plane * PQ : NULL;
     for (int64_t p = 0; p < g->P; p++)
       (avx2 ? max_row_2x2_avx2 : max_row_2x2)(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q,
-                                              idx + p * g->Q);
+                                              idx ? idx + p * g->Q : NULL);
   }
 }
 
 static bool is_2x2(const cnn_pool2d_geom *g) {
   return g->k[0] == 2 && g->k[1] == 2 && g->stride[0] == 2 && g->stride[1] == 2 && g->pad[0] == 0 &&
          g->pad[1] == 0 && g->dil[0] == 1 && g->dil[1] == 1 && 2 * g->P <= g->H && 2 * g->Q <= g->W;
+}
+
+/* The maximum of window (p, q) of plane x, and its position (-1 for a
+ * window wholly in the padding). */
+static int64_t window_max(const cnn_pool2d_geom *g, const float *x, int64_t p, int64_t q, float *max) {
+  int64_t hs = p * g->stride[0] - g->pad[0], ws = q * g->stride[1] - g->pad[1], i0, i1, j0, j1;
+  taps(hs, g->k[0], g->dil[0], g->H, &i0, &i1);
+  taps(ws, g->k[1], g->dil[1], g->W, &j0, &j1);
+  float best = -INFINITY;
+  int64_t at = -1;
+  if (i0 < i1 && j0 < j1) {
+    at = (hs + i0 * g->dil[0]) * g->W + ws + j0 * g->dil[1];
+    best = x[at];
+  }
+  for (int64_t i = i0; i < i1; i++)
+    for (int64_t jj = j0; jj < j1; jj++) {
+      int64_t pos = (hs + i * g->dil[0]) * g->W + ws + jj * g->dil[1];
+      take(x[pos], pos, &best, &at);
+    }
+  *max = best;
+  return at;
 }
 
 static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
@@ -168,30 +190,11 @@ static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
     return;
   }
   int64_t HW = g->H * g->W, PQ = g->P * g->Q;
-  for (int64_t plane = first; plane < last; plane++) {
-    const float *x = j->inp + plane * HW;
-    for (int64_t p = 0; p < g->P; p++) {
-      int64_t hs = p * g->stride[0] - g->pad[0], i0, i1;
-      taps(hs, g->k[0], g->dil[0], g->H, &i0, &i1);
-      for (int64_t q = 0; q < g->Q; q++) {
-        int64_t ws = q * g->stride[1] - g->pad[1], j0, j1;
-        taps(ws, g->k[1], g->dil[1], g->W, &j0, &j1);
-        float best = -INFINITY;
-        int64_t at = -1;
-        if (i0 < i1 && j0 < j1) {
-          at = (hs + i0 * g->dil[0]) * g->W + ws + j0 * g->dil[1];
-          best = x[at];
-        }
-        for (int64_t i = i0; i < i1; i++)
-          for (int64_t jj = j0; jj < j1; jj++) {
-            int64_t pos = (hs + i * g->dil[0]) * g->W + ws + jj * g->dil[1];
-            take(x[pos], pos, &best, &at);
-          }
-        j->out[plane * PQ + p * g->Q + q] = best;
-        j->idx[plane * PQ + p * g->Q + q] = (float)at;
-      }
+  for (int64_t plane = first; plane < last; plane++)
+    for (int64_t i = 0; i < PQ; i++) {
+      int64_t at = window_max(g, j->inp + plane * HW, i / g->Q, i % g->Q, &j->out[plane * PQ + i]);
+      if (j->idx) j->idx[plane * PQ + i] = (float)at;
     }
-  }
 }
 
 void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
@@ -201,7 +204,7 @@ void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *o
 
 typedef struct {
   const cnn_pool2d_geom *g;
-  const float *dout, *idx;
+  const float *inp, *dout, *idx; /* no idx: the maxima are found again in inp */
   float *dinp;
   bool bad[CNN_MAX_THREADS]; /* a thread met an index outside the plane (or, 2x2, its window) */
 } max_back_job;
@@ -210,10 +213,17 @@ typedef struct {
  * and reported (indices come from the caller). */
 static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) {
   max_back_job *j = ctx;
-  int64_t HW = j->g->H * j->g->W, PQ = j->g->P * j->g->Q;
+  const cnn_pool2d_geom *g = j->g;
+  int64_t HW = g->H * g->W, PQ = g->P * g->Q;
   memset(j->dinp + first * HW, 0, (size_t)((last - first) * HW) * sizeof(float));
   for (int64_t plane = first; plane < last; plane++)
     for (int64_t i = 0; i < PQ; i++) {
+      if (!j->idx) {
+        float max;
+        int64_t at = window_max(g, j->inp + plane * HW, i / g->Q, i % g->Q, &max);
+        if (at >= 0) j->dinp[plane * HW + at] += j->dout[plane * PQ + i];
+        continue;
+      }
       float v = j->idx[plane * PQ + i];
       if (v == -1.0f) continue; /* a window wholly in the padding */
       if (!(v >= 0.0f && v < (float)HW)) {
@@ -225,10 +235,9 @@ static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) 
 }
 
 /* 2x2/2 windows: each window's four inputs written once (the gradient where
- * the index points, zeros elsewhere), no clearing pass and no scatter; four
- * windows at a time with SSE2. */
-/* One row of windows of the above, eight at a time with AVX2 (Q >= 8, the
- * last eight ending at Q); whether an index lay outside its window. */
+ * the index points, zeros elsewhere), no clearing pass and no scatter. One
+ * row of windows, eight at a time with AVX2 (Q >= 8, the last eight ending at
+ * Q); whether an index lay outside its window. */
 __attribute__((target("avx2"))) static bool max_back_row_2x2_avx2(const float *ip, const float *gp, int64_t Q,
                                                                   int64_t W, int64_t base, float *r0, float *r1) {
   const __m256 step = _mm256_set_ps(14.0f, 12.0f, 10.0f, 8.0f, 6.0f, 4.0f, 2.0f, 0.0f), one = _mm256_set1_ps(1.0f),
@@ -252,46 +261,67 @@ __attribute__((target("avx2"))) static bool max_back_row_2x2_avx2(const float *i
   return bad;
 }
 
+/* One row of windows of the above, with SSE2 four at a time (the last four
+ * ending at Q) and scalar below four. */
+static bool max_back_row_2x2(const float *ip, const float *gp, int64_t Q, int64_t W, int64_t base, float *r0,
+                             float *r1) {
+  __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f), one = _mm_set1_ps(1.0f), w0 = _mm_set1_ps((float)W),
+         w1 = _mm_set1_ps((float)(W + 1));
+  bool bad = false;
+  int64_t q = 0;
+  for (int64_t next = 0; Q >= 4 && next < Q; next += 4) { /* four windows: the offsets in them, then the two
+                                                             rows interleaved; the last four end at Q */
+    q = next + 4 <= Q ? next : Q - 4;
+    __m128 at = _mm_sub_ps(_mm_loadu_ps(ip + q), _mm_add_ps(_mm_set1_ps((float)(base + 2 * q)), step));
+    __m128 v = _mm_loadu_ps(gp + q);
+    __m128 m0 = _mm_cmpeq_ps(at, _mm_setzero_ps()), m1 = _mm_cmpeq_ps(at, one);
+    __m128 m2 = _mm_cmpeq_ps(at, w0), m3 = _mm_cmpeq_ps(at, w1);
+    __m128 a = _mm_and_ps(m0, v), b = _mm_and_ps(m1, v), c = _mm_and_ps(m2, v), d = _mm_and_ps(m3, v);
+    _mm_storeu_ps(r0 + 2 * q, _mm_unpacklo_ps(a, b));
+    _mm_storeu_ps(r0 + 2 * q + 4, _mm_unpackhi_ps(a, b));
+    _mm_storeu_ps(r1 + 2 * q, _mm_unpacklo_ps(c, d));
+    _mm_storeu_ps(r1 + 2 * q + 4, _mm_unpackhi_ps(c, d));
+    bad |= _mm_movemask_ps(_mm_or_ps(_mm_or_ps(m0, m1), _mm_or_ps(m2, m3))) != 0xF;
+  }
+  for (q = Q >= 4 ? Q : 0; q < Q; q++) {
+    float at = ip[q] - (float)(base + 2 * q), v = gp[q];
+    r0[2 * q] = at == 0.0f ? v : 0.0f;
+    r0[2 * q + 1] = at == 1.0f ? v : 0.0f;
+    r1[2 * q] = at == (float)W ? v : 0.0f;
+    r1[2 * q + 1] = at == (float)(W + 1) ? v : 0.0f;
+    bad |= !(at == 0.0f || at == 1.0f || at == (float)W || at == (float)(W + 1));
+  }
+  return bad;
+}
+
+/* Windows whose maxima are found again at a time, without indices: the
+ * forward pass's row kernels write a piece of a row's positions to the
+ * stack, so backward picks the same maxima. */
+#define PIECE 256
+
 static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thread) {
   max_back_job *j = ctx;
   const cnn_pool2d_geom *g = j->g;
   int64_t H = g->H, W = g->W, P = g->P, Q = g->Q, HW = H * W, PQ = P * Q;
-  bool bad = false, avx2 = Q >= 8 && cnn_isa_vector_avx2();
+  bool bad = false, avx2 = cnn_isa_vector_avx2();
   for (int64_t plane = first; plane < last; plane++) {
     float *dx = j->dinp + plane * HW;
-    const float *idx = j->idx + plane * PQ, *dy = j->dout + plane * PQ;
-    __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f), one = _mm_set1_ps(1.0f), w0 = _mm_set1_ps((float)W),
-           w1 = _mm_set1_ps((float)(W + 1));
+    const float *dy = j->dout + plane * PQ;
     for (int64_t p = 0; p < P; p++) {
       float *r0 = dx + 2 * p * W, *r1 = r0 + W;
-      const float *ip = idx + p * Q, *gp = dy + p * Q;
-      int64_t q = 0;
-      if (avx2) {
-        bad |= max_back_row_2x2_avx2(ip, gp, Q, W, 2 * p * W, r0, r1);
-        for (int64_t w = 2 * Q; w < W; w++) r0[w] = r1[w] = 0.0f; /* columns no window covers */
-        continue;
-      }
-      for (int64_t next = 0; Q >= 4 && next < Q; next += 4) { /* four windows: the offsets in them, then the two
-                                                                 rows interleaved; the last four end at Q */
-        q = next + 4 <= Q ? next : Q - 4;
-        __m128 at = _mm_sub_ps(_mm_loadu_ps(ip + q), _mm_add_ps(_mm_set1_ps((float)(2 * p * W + 2 * q)), step));
-        __m128 v = _mm_loadu_ps(gp + q);
-        __m128 m0 = _mm_cmpeq_ps(at, _mm_setzero_ps()), m1 = _mm_cmpeq_ps(at, one);
-        __m128 m2 = _mm_cmpeq_ps(at, w0), m3 = _mm_cmpeq_ps(at, w1);
-        __m128 a = _mm_and_ps(m0, v), b = _mm_and_ps(m1, v), c = _mm_and_ps(m2, v), d = _mm_and_ps(m3, v);
-        _mm_storeu_ps(r0 + 2 * q, _mm_unpacklo_ps(a, b));
-        _mm_storeu_ps(r0 + 2 * q + 4, _mm_unpackhi_ps(a, b));
-        _mm_storeu_ps(r1 + 2 * q, _mm_unpacklo_ps(c, d));
-        _mm_storeu_ps(r1 + 2 * q + 4, _mm_unpackhi_ps(c, d));
-        bad |= _mm_movemask_ps(_mm_or_ps(_mm_or_ps(m0, m1), _mm_or_ps(m2, m3))) != 0xF;
-      }
-      for (q = Q >= 4 ? Q : 0; q < Q; q++) {
-        float at = ip[q] - (float)(2 * p * W + 2 * q), v = gp[q];
-        r0[2 * q] = at == 0.0f ? v : 0.0f;
-        r0[2 * q + 1] = at == 1.0f ? v : 0.0f;
-        r1[2 * q] = at == (float)W ? v : 0.0f;
-        r1[2 * q + 1] = at == (float)(W + 1) ? v : 0.0f;
-        bad |= !(at == 0.0f || at == 1.0f || at == (float)W || at == (float)(W + 1));
+      const float *gp = dy + p * Q;
+      if (j->idx) {
+        const float *ip = j->idx + plane * PQ + p * Q;
+        bad |= (avx2 && Q >= 8 ? max_back_row_2x2_avx2 : max_back_row_2x2)(ip, gp, Q, W, 2 * p * W, r0, r1);
+      } else {
+        const float *x0 = j->inp + plane * HW + 2 * p * W, *x1 = x0 + W;
+        for (int64_t q = 0; q < Q; q += PIECE) {
+          float max[PIECE], at[PIECE];
+          int64_t n = Q - q < PIECE ? Q - q : PIECE, base = 2 * p * W + 2 * q;
+          bool wide = avx2 && n >= 8;
+          (wide ? max_row_2x2_avx2 : max_row_2x2)(x0 + 2 * q, x1 + 2 * q, n, W, base, max, at);
+          (wide ? max_back_row_2x2_avx2 : max_back_row_2x2)(at, gp + q, n, W, base, r0 + 2 * q, r1 + 2 * q);
+        }
       }
       for (int64_t w = 2 * Q; w < W; w++) r0[w] = r1[w] = 0.0f; /* columns no window covers */
     }
@@ -301,7 +331,7 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
 }
 
 bool cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp) {
-  max_back_job j = {g, dout, idx, dinp, {false}};
+  max_back_job j = {g, NULL, dout, idx, dinp, {false}};
   int64_t grain = cnn_parallel_grain(g->H * g->W);
   if (is_2x2(g)) {
     cnn_parallel_for(g->N * g->C, grain, max_back_planes_2x2, &j);
@@ -314,6 +344,12 @@ bool cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const 
   for (int t = 0; t < CNN_MAX_THREADS; t++)
     if (j.bad[t]) return false;
   return true;
+}
+
+void cnn_max_pool2d_backward_from_input(const cnn_pool2d_geom *g, const float *inp, const float *dout, float *dinp) {
+  max_back_job j = {g, inp, dout, NULL, dinp, {false}};
+  cnn_parallel_for(g->N * g->C, cnn_parallel_grain(g->H * g->W), is_2x2(g) ? max_back_planes_2x2 : max_back_planes,
+                   &j);
 }
 
 /* The window of output (p, q): rows [*h0, *h1), columns [*w0, *w1) inside the

@@ -32,11 +32,14 @@ cnn_status cnn_pool2d_geom_init(cnn_pool2d_geom *g, const int64_t inp_shape[4], 
                                 const int64_t stride[2], const int64_t pad[2], const int64_t dil[2],
                                 bool ceil_mode, bool count_include_pad, cnn_error *err);
 
-/* inp: N x C x H x W -> out, idx: N x C x P x Q */
+/* inp: N x C x H x W -> out, idx: N x C x P x Q (idx may be NULL: no indices) */
 void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx);
 /* false when an index is neither -1 (a window in the padding) nor a position
  * in its plane: those gradients are left out. */
 bool cnn_max_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, const float *idx, float *dinp);
+/* Backward without indices: the maxima are found again in inp (the forward
+ * pass's input, unchanged), at the positions forward found. */
+void cnn_max_pool2d_backward_from_input(const cnn_pool2d_geom *g, const float *inp, const float *dout, float *dinp);
 void cnn_avg_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out);
 void cnn_avg_pool2d_backward(const cnn_pool2d_geom *g, const float *dout, float *dinp);
 

@@ -491,6 +491,46 @@ describe("pooling kernels", function()
     end
   end)
 
+  -- without indices (nn.MaxPool2d's way), backward finds the same maxima again: ties, NaN, -inf,
+  -- rows of 2x2 windows shorter than a vector and longer than a piece of 256, and windows with stride,
+  -- padding, dilation and ceil_mode
+  local function pool_free_check()
+    cnn.seed(44)
+    math.randomseed(44)
+    local cases = { { { 2, 3, 10, 18 }, 2 }, { { 1, 2, 7, 21 }, 2 }, { { 1, 1, 5, 7 }, 2 }, { { 1, 2, 4, 530 }, 2 },
+      { { 2, 2, 9, 11 }, 3, { stride = 2, padding = 1 } }, { { 1, 3, 10, 9 }, { 2, 3 }, { dilation = 2, ceil_mode = true } },
+      { { 1, 2, 6, 6 }, 2, { stride = 1 } } }
+    for _, case in ipairs(cases) do
+      local shape, k, opts = case[1], case[2], case[3]
+      local x = cnn.zeros(table.unpack(shape))
+      local flat = x:view(-1)
+      for i = 1, x:numel() do flat:set(i, math.random(0, 3)) end -- many ties
+      flat:set(1, 0 / 0)
+      flat:set(x:numel() // 2, -math.huge)
+      local y, idx = cnn.max_pool2d(x, k, opts)
+      assert.are.equal(1, select("#", cnn.max_pool2d(x, k, opts, nil, false)))
+      local alone = cnn.max_pool2d(x, k, opts, nil, false):view(-1)
+      for i = 1, y:numel() do
+        local a, b = alone:get(i), y:view(-1):get(i)
+        assert.is_true(a == b or (a ~= a and b ~= b), table.concat(shape, "x"))
+      end
+      local dy = cnn.randn(y:shape())
+      local want = cnn.max_pool2d_backward(x, idx, dy, k, opts)
+      local got = cnn.max_pool2d_backward(x, nil, dy, k, opts)
+      assert.is_true(got:equal(want), table.concat(shape, "x"))
+    end
+  end
+
+  it("max_pool2d without indices: backward finds the maxima forward found", function()
+    local before = cnn.isa()
+    for _, isa in ipairs({ before, "scalar" }) do
+      cnn.set_isa(isa)
+      local ok, err = pcall(pool_free_check)
+      cnn.set_isa(before)
+      if not ok then error(isa .. ": " .. tostring(err), 0) end
+    end
+  end)
+
   it("max_pool2d propagates NaN, as PyTorch", function()
     local y = cnn.max_pool2d(cnn.tensor({ { { 1, 0 / 0 }, { 3, 2 } } }), 2)
     assert.is_true(y:item() ~= y:item())

@@ -1,10 +1,12 @@
 -- nn.MaxPool2d(k [, opts]): max pooling; opts stride (default k), padding,
--- dilation, ceil_mode. The positions of the maxima are kept for backward.
+-- dilation, ceil_mode. Backward finds the maxima again in its input (the
+-- positions forward found) instead of keeping them: as much memory less as
+-- the output takes.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local MaxPool2d = Module:extend("nn.MaxPool2d")
-MaxPool2d.__transient = { output = true, grad_input = true, indices = true }
+MaxPool2d.__transient = { output = true, grad_input = true }
 
 function MaxPool2d:__init(k, opts)
   Module.__init(self)
@@ -13,13 +15,11 @@ end
 
 function MaxPool2d:update_output(x)
   self:check_tensor(x)
-  local y, indices = cnn.max_pool2d(x, self.kernel_size, self.opts, self:into("output"), self:into("indices"))
-  self.indices = indices
-  return y
+  return cnn.max_pool2d(x, self.kernel_size, self.opts, self:into("output"), false)
 end
 
 function MaxPool2d:update_grad_input(x, dy)
-  return cnn.max_pool2d_backward(x, self.indices, dy, self.kernel_size, self.opts, self:into("grad_input"))
+  return cnn.max_pool2d_backward(x, nil, dy, self.kernel_size, self.opts, self:into("grad_input"))
 end
 
 local size_str = Module.size_str
