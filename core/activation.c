@@ -66,9 +66,10 @@ static void backward_chunk(void *ctx, int64_t a, int64_t b, int thread) {
   backward_range(j->f, j->slope, b - a, j->inp + a, j->out + a, j->dout + a, j->result + a);
 }
 
-/* The in-place ReLUs: x (forward) or dout (backward, masked by out). */
+/* The in-place ReLUs: x (forward), or dout masked by out into dst, which
+ * may be either of them (backward). */
 typedef struct {
-  const float *out;
+  const float *out, *dout;
   float *x;
 } relu_job;
 
@@ -76,19 +77,27 @@ static void relu_chunk(void *ctx, int64_t a, int64_t b, int thread) {
   (void)thread;
   const relu_job *j = ctx;
   float *x = j->x;
-  if (j->out)
-    for (int64_t i = a; i < b; i++) x[i] = j->out[i] > 0.0f ? x[i] : 0.0f;
+  const float *out = j->out, *dout = j->dout; /* in locals: x might alias j, whose fields would be read again */
+  /* one loop per case, in which x is read and written in place (with three
+   * pointers, two of them equal, the loop ran scalar) */
+  if (out == x)
+    for (int64_t i = a; i < b; i++) {
+      float d = dout[i]; /* read whatever the sign: a load under a condition kept the loop scalar */
+      x[i] = x[i] > 0.0f ? d : 0.0f;
+    }
+  else if (out)
+    for (int64_t i = a; i < b; i++) x[i] = out[i] > 0.0f ? x[i] : 0.0f;
   else
     for (int64_t i = a; i < b; i++) x[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 void cnn_relu_inplace(int64_t n, float *x) {
-  relu_job j = {NULL, x};
+  relu_job j = {NULL, NULL, x};
   cnn_parallel_for(n, cnn_parallel_grain(1), relu_chunk, &j);
 }
 
-void cnn_relu_backward_inplace(int64_t n, const float *out, float *dout) {
-  relu_job j = {out, dout};
+void cnn_relu_backward_inplace(int64_t n, const float *out, const float *dout, float *dst) {
+  relu_job j = {out, dout, dst}; /* dst is dout or out */
   cnn_parallel_for(n, cnn_parallel_grain(1), relu_chunk, &j);
 }
 

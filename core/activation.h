@@ -21,9 +21,10 @@ void cnn_activation_forward(cnn_activation f, float slope, int64_t n, const floa
 /* dinp = dout * f'(inp), using out = f(inp) where that is cheaper; dinp overwritten */
 void cnn_activation_backward(cnn_activation f, float slope, int64_t n, const float *inp, const float *out,
                              const float *dout, float *dinp);
-/* ReLU and its gradient in place: x = max(0, x); dout = out > 0 ? dout : 0. */
+/* ReLU and its gradient in place: x = max(0, x); dst = out > 0 ? dout : 0,
+ * where dst is dout or out itself. */
 void cnn_relu_inplace(int64_t n, float *x);
-void cnn_relu_backward_inplace(int64_t n, const float *out, float *dout);
+void cnn_relu_backward_inplace(int64_t n, const float *out, const float *dout, float *dst);
 
 void cnn_softmax_forward(int64_t outer, int64_t len, int64_t inner, bool take_log, const float *inp, float *out);
 /* From the forward output: dinp = out * (dout - sum(dout * out)) for softmax,

@@ -2,7 +2,7 @@
  * lcnn_func.c: bindings of the pointwise, normalisation and loss kernels:
  *   cnn.relu(x), cnn.leaky_relu(x [, slope]), cnn.sigmoid(x), cnn.tanh(x)
  *   cnn.<same>_backward(x, y, dy [, slope])          -> dx
- *   cnn.relu_(x), cnn.relu_backward_(y, dy): in place, x and dy themselves
+ *   cnn.relu_(x), cnn.relu_backward_(y, dy [, dst]): in place, x and dy (or y) themselves
  *   cnn.softmax(x, d), cnn.log_softmax(x, d)
  *   cnn.softmax_backward(y, dy, d), cnn.log_softmax_backward(y, dy, d)
  *   cnn.dropout(x, p)                                -> y, mask
@@ -69,17 +69,22 @@ static int f_relu_(lua_State *L) {
   return 1;
 }
 
-/* cnn.relu_backward_(y, dy): dy itself, zeroed where y <= 0 (dy contiguous):
- * the gradient of an in-place ReLU, whose input is gone. */
+/* cnn.relu_backward_(y, dy [, dst]): dy zeroed where y <= 0, written into dst,
+ * which is dy (the default) or y itself (contiguous): the gradient of an
+ * in-place ReLU, whose input is gone. */
 static int f_relu_backward_(lua_State *L) {
-  lua_settop(L, 2);
+  lua_settop(L, 3);
   cnn_tensor *y = lcnn_checktensor(L, 1), *dy = lcnn_checktensor(L, 2);
   check_same_shape(L, y, dy, "output", "grad_output", "relu_backward_");
-  if (!cnn_tensor_is_contiguous(dy))
-    lcnn_error(L, "relu_backward_", "grad_output must be contiguous (use relu_backward for a view)");
+  int dst = lua_isnil(L, 3) || lua_rawequal(L, 3, 2) ? 2 : lua_rawequal(L, 3, 1) ? 1 : 0;
+  if (!dst) lcnn_error(L, "relu_backward_", "dst must be the output or the grad_output given (or nil)");
+  if (!cnn_tensor_is_contiguous(dst == 1 ? y : dy))
+    lcnn_error(L, "relu_backward_", "%s must be contiguous (use relu_backward for a view)",
+               dst == 1 ? "output" : "grad_output");
   const float *yd = cnn_tensor_data(lcnn_contiguous(L, 1)); /* a copy, if any, stays on the stack */
-  cnn_relu_backward_inplace(cnn_tensor_numel(dy), yd, cnn_tensor_data(dy));
-  lua_pushvalue(L, 2);
+  const float *dyd = cnn_tensor_data(lcnn_contiguous(L, 2));
+  cnn_relu_backward_inplace(cnn_tensor_numel(dy), yd, dyd, cnn_tensor_data(dst == 1 ? y : dy));
+  lua_pushvalue(L, dst);
   return 1;
 }
 static int f_leaky_relu(lua_State *L) { return activation(L, CNN_LEAKY_RELU, "leaky_relu"); }

@@ -274,6 +274,16 @@ describe("the module protocol", function()
       "relu_backward_: grad_output must be contiguous %(use relu_backward for a view%)")
     assert.error_matches(function() cnn.relu_backward_(y, cnn.zeros(3, 6)) end,
       "relu_backward_: grad_output has shape %(3, 6%) but output has shape %(3, 7%)")
+    -- into the output itself (dst y), from a contiguous gradient or a view
+    for _, g in ipairs({ before:clone(), view }) do
+      local yy = y:clone()
+      local want = cnn.relu_backward(yy, yy, g)
+      assert.is_true(rawequal(cnn.relu_backward_(yy, g, yy), yy) and yy:equal(want))
+    end
+    assert.error_matches(function() cnn.relu_backward_(y, before, y:clone()) end,
+      "relu_backward_: dst must be the output or the grad_output given %(or nil%)")
+    assert.error_matches(function() cnn.relu_backward_(view, before, view) end,
+      "relu_backward_: output must be contiguous")
     -- a Residual whose body ends in one: the identity shortcut still gets the unmasked gradient
     local function block(inplace)
       cnn.seed(64)

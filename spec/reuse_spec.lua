@@ -191,13 +191,45 @@ describe("m:reuse_outputs()", function()
       local _, gb = reusing:parameters()
       for i = 1, #ga do assert.is_true(gb[i]:equal(ga[i]), "gradient " .. i .. " at step " .. step) end
     end
+    -- the in-place ReLUs after a convolution or a Linear wrote their gradients over their outputs
+    assert.is_true(rawequal(reusing.modules[2].grad_input, reusing.modules[2].output))
+    assert.is_true(rawequal(reusing.modules[9].grad_input, reusing.modules[8].output))
+    -- so the buffers grew to the largest gradient written in one (the pooling's, of a conv's output) and the
+    -- largest beside it (the Residual's), not to two of the largest
     local b = reusing._grad_buffers
     assert.are.equal(2, #b)
-    assert.are.equal(4 * 4 * 8 * 8, b[1]:numel()) -- the largest input of a child: a conv's output
-    -- the middle children's gradients were overwritten by the ones after them
-    assert.is_false(reusing.modules[8].grad_input:equal(plain.modules[8].grad_input))
+    local sizes = { b[1]:numel(), b[2]:numel() }
+    table.sort(sizes)
+    assert.are.same({ 4 * 4 * 4 * 4, 4 * 4 * 8 * 8 }, sizes)
+    -- the middle children's gradients were overwritten by the ones after them: the pooling's by the
+    -- convolution's before it
+    assert.is_false(reusing.modules[5].grad_input:equal(plain.modules[5].grad_input))
     reusing:reuse_outputs(false)
     assert.is_nil(reusing._grad_buffers)
+  end)
+
+  it("writes an in-place ReLU's gradient over its output only where no one reads that output", function()
+    local relu = function() return nn.ReLU({ inplace = true }) end
+    -- a Sigmoid reads its output in backward; a last child's output is the network's
+    local plain, reusing = twins(function()
+      return nn.Sequential { nn.Linear(3, 4), nn.Sigmoid(), relu(), nn.Linear(4, 4), relu() }
+    end)
+    local x, dy = cnn.randn(5, 3), cnn.randn(5, 4)
+    for _ = 1, 2 do
+      local outputs = {}
+      for _, m in ipairs({ plain, reusing }) do
+        m:zero_grad()
+        outputs[m] = m:forward(x):clone()
+        m:backward(x, dy)
+      end
+      assert.is_true(reusing.output:equal(outputs[reusing]), "the network's output after backward")
+      assert.is_true(reusing.modules[2].output:equal(plain.modules[2].output), "the Sigmoid's output")
+      assert.is_false(rawequal(reusing.modules[3].grad_input, reusing.modules[3].output))
+      assert.is_true(reusing.grad_input:equal(plain.grad_input))
+      local _, ga = plain:parameters()
+      local _, gb = reusing:parameters()
+      for i = 1, #ga do assert.is_true(gb[i]:equal(ga[i]), "gradient " .. i) end
+    end
   end)
 
   it("shares no gradient buffers when a child's input is not a tensor", function()

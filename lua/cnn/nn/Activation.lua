@@ -24,7 +24,10 @@ local ReLU = define("ReLU", cnn.relu, cnn.relu_backward)
 -- input's owner (the layer before) then sees the rectified values; the
 -- gradient is the same, since x > 0 exactly where max(0, x) > 0. Backward
 -- masks the gradient it is given in place too, as Torch7's did, and returns
--- it: one gradient less to hold.
+-- it: one gradient less to hold. Where a Sequential with reuse_outputs gives
+-- it its own output as grad_input (the layer before reads no output in
+-- backward, and nothing after needs it any more), backward writes the
+-- gradient over its output instead.
 function ReLU:__init(opts)
   Module.__init(self)
   if opts ~= nil then
@@ -47,7 +50,9 @@ end
 
 function ReLU:update_grad_input(x, dy)
   if self.inplace then
-    return dy:is_contiguous() and cnn.relu_backward_(self.output, dy) or cnn.relu_backward(x, self.output, dy)
+    local y = self.output
+    if y ~= nil and rawequal(self.grad_input, y) then return cnn.relu_backward_(y, dy, y) end
+    return dy:is_contiguous() and cnn.relu_backward_(y, dy) or cnn.relu_backward(x, y, dy)
   end
   return cnn.relu_backward(x, self.output, dy, self:into("grad_input"))
 end

@@ -4,6 +4,7 @@ local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local AvgPool2d = Module:extend("nn.AvgPool2d")
+AvgPool2d.reads_output = false
 
 function AvgPool2d:__init(k, opts)
   Module.__init(self)

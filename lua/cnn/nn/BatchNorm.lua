@@ -6,6 +6,7 @@ local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local BatchNorm = Module:extend("nn.BatchNorm")
+BatchNorm.reads_output = false
 BatchNorm.buffer_names = { "running_mean", "running_var" }
 BatchNorm.__transient = { output = true, grad_input = true, save_mean = true, save_invstd = true }
 

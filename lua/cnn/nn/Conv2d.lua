@@ -8,6 +8,7 @@ local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local Conv2d = Module:extend("nn.Conv2d")
+Conv2d.reads_output = false
 
 local conv_keys = { stride = true, padding = true, dilation = true, groups = true }
 local padding_modes = { zeros = true, circular = true, reflect = true, replicate = true }

@@ -4,6 +4,7 @@ local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local Linear = Module:extend("nn.Linear")
+Linear.reads_output = false
 
 function Linear:__init(n_in, n_out, opts)
   Module.__init(self)

@@ -9,6 +9,7 @@ local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 
 local LocallyConnected2d = Module:extend("nn.LocallyConnected2d")
+LocallyConnected2d.reads_output = false
 
 local pair = Module.pair
 

@@ -7,6 +7,7 @@ local Module = require "cnn.nn.Module"
 
 local MaxPool2d = Module:extend("nn.MaxPool2d")
 MaxPool2d.__transient = { output = true, grad_input = true }
+MaxPool2d.reads_output = false
 
 function MaxPool2d:__init(k, opts)
   Module.__init(self)

@@ -14,6 +14,10 @@ local Module = class.new("nn.Module")
 -- fields cnn.save leaves out: results of the last call, rebuilt by the next one
 Module.__transient = { output = true, grad_input = true }
 Module.buffer_names = {}
+-- Whether backward may read self.output (activations do). Where it does not,
+-- an in-place layer after it in a Sequential with reuse_outputs may write a
+-- gradient over that output once nothing needs it.
+Module.reads_output = true
 
 function Module:__init()
   self.training = true

@@ -52,49 +52,75 @@ end
 -- gradients), so update_grad_input does all the work. With reuse_outputs,
 -- the children's input gradients take turns in two buffers (as Torch7's
 -- optnet shared them): each child writes into the one that does not hold the
--- gradient it reads. A child's grad_input then holds only until the child
--- two places before it has run; the container's result, the first child's,
--- holds until the next backward.
+-- gradient it reads. An in-place ReLU after a child that reads no output in
+-- backward (and not last) writes its gradient over its own output instead:
+-- that activation is needed by no one once the ReLU's backward has begun.
+-- The buffers grow to what is asked of them: where the gradient read is in
+-- neither, the child takes the buffer it took last time, or the first time
+-- the smallest one large enough (so they grow in the first pass only, to the
+-- largest gradient and about the largest one beside it). A child's
+-- grad_input then holds only until the child two places before it has run;
+-- the container's result, the first child's, holds until the next backward.
+local function over_output(modules, i)
+  local m, before = modules[i], modules[i - 1]
+  return m.inplace == true and before ~= nil and i < #modules and before.reads_output == false and
+      cnn.is_tensor(m.output) and rawequal(m.output, before.output)
+end
+
+-- The buffer to write a gradient of n floats in, when the gradient read is in neither.
+local function fit(buffers, n)
+  local best
+  for k = 1, 2 do
+    local size = buffers[k] and buffers[k]:numel() or 0
+    if size >= n and (not best or size < buffers[best]:numel()) then best = k end
+  end
+  if best then return best end
+  local a, b = buffers[1] and buffers[1]:numel() or 0, buffers[2] and buffers[2]:numel() or 0
+  return b > a and 2 or 1
+end
+
 function Sequential:backward(x, dy, need_input_grad)
   local modules = self.modules
   local buffers = self.reuse and #modules > 2 and self:grad_buffers(x)
   local holder -- the buffer that holds dy, when it is one of them
+  local turns = self._grad_turns or {} -- the buffer each child took
+  if buffers then self._grad_turns = turns end
   for i = #modules, 1, -1 do
     local m, input = modules[i], i > 1 and modules[i - 1].output or x
-    local offered
+    local offered, took
+    if m.inplace == true then m.grad_input = nil end -- it writes into dy, unless given its output below
     if buffers and (i > 1 or need_input_grad ~= false) then
-      holder = holder == 1 and 2 or 1
-      offered = buffers[holder]:narrow(1, 1, input:numel()):view(input:shape())
+      if over_output(modules, i) then
+        offered = m.output
+      elseif m.inplace ~= true then
+        took = holder and 3 - holder or turns[i] or fit(buffers, input:numel())
+        turns[i] = took
+        if not buffers[took] or buffers[took]:numel() < input:numel() then buffers[took] = cnn.empty(input:numel()) end
+        offered = buffers[took]:narrow(1, 1, input:numel()):view(input:shape())
+      end
       m.grad_input = offered
     end
     local g = call(i, m, "backward", input, dy, i > 1 or need_input_grad)
-    if offered and not rawequal(g, offered) then holder = holder == 1 and 2 or 1 end -- g is dy, a view of it or new
+    if offered and rawequal(g, offered) then holder = took end -- else g is dy, a view of it or new
     dy = g
   end
   self.grad_input = dy
   return dy
 end
 
--- The two gradient buffers, each as large as the largest input of a child
--- (nil, no sharing, when an input is not a tensor).
+-- The two gradient buffers (nil, no sharing, when an input is not a tensor),
+-- empty until a backward asks for them.
 function Sequential:grad_buffers(x)
   if not cnn.is_tensor(x) then return nil end
-  local n = x:numel()
   for i = 1, #self.modules - 1 do
-    local out = self.modules[i].output
-    if not cnn.is_tensor(out) then return nil end
-    if out:numel() > n then n = out:numel() end
+    if not cnn.is_tensor(self.modules[i].output) then return nil end
   end
-  local b = self._grad_buffers
-  if not b or b[1]:numel() < n then
-    b = { cnn.empty(n), cnn.empty(n) }
-    self._grad_buffers = b
-  end
-  return b
+  self._grad_buffers = self._grad_buffers or {}
+  return self._grad_buffers
 end
 
 function Sequential:reuse_outputs(on)
-  if on == false then self._grad_buffers = nil end
+  if on == false then self._grad_buffers, self._grad_turns = nil, nil end
   return Module.reuse_outputs(self, on)
 end
 
