@@ -189,12 +189,15 @@ static int forward_passes(const cnn_conv2d_geom *g, cnn_conv2d_geom h[2]) {
   return 2;
 }
 
-/* Per thread: the product's packing space, and rows of the column matrix (a
- * whole column matrix only for the input gradient of a strided convolution). */
+/* Per thread: the product's packing space followed by rows of the column
+ * matrix (a whole column matrix only for the input gradient of a strided
+ * convolution), or the scratch of the kernels that need no packing (direct,
+ * implicit, Winograd: from the start of the space), whichever is larger;
+ * then a group's block and Winograd's weight gradient. */
 static int64_t thread_work(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
-  int64_t extra = rows * (PQ > HW ? PQ : HW);
+  int64_t extra = gemm_work() + lines(rows * (PQ > HW ? PQ : HW));
   if (direct(g) && cnn_conv2d_direct_scratch(g) > extra) extra = cnn_conv2d_direct_scratch(g);
   cnn_conv2d_geom h_[2];
   for (int i = 0, n = forward_passes(g, h_); i < n; i++) {
@@ -203,7 +206,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
     if (winograd(h) && cnn_conv2d_winograd_scratch(h, i == 0) > extra) extra = cnn_conv2d_winograd_scratch(h, i == 0);
     if (winograd4(h) && cnn_conv2d_winograd4_scratch(h) > extra) extra = cnn_conv2d_winograd4_scratch(h);
   }
-  return gemm_work() + lines(extra) + lines(group_space(g)) + lines(winograd_grad_space(g));
+  return lines(extra) + lines(group_space(g)) + lines(winograd_grad_space(g));
 }
 
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
@@ -308,7 +311,7 @@ static void forward_items(void *ctx, int64_t i0, int64_t i1, int thread) {
 static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  float *scratch = j->work + thread * j->per_thread;
   for (int64_t i = i0; i < i1; i++) {
     int64_t n = i / g->G, gr = i % g->G;
     cnn_conv2d_direct_forward(g, gr, j->inp + (n * g->C + gr) * g->H * g->W, j->weight, j->bias,
@@ -321,7 +324,7 @@ static void direct_items(void *ctx, int64_t i0, int64_t i1, int thread) {
 static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  float *scratch = j->work + thread * j->per_thread;
   for (int64_t i = i0; i < i1; i++) {
     int64_t n = i / (g->G * j->chunks), gr = i / j->chunks % g->G, at = i % j->chunks * j->chunk;
     cnn_conv2d_implicit_forward(g, gr, j->inp + n * g->C * g->H * g->W, j->packed, j->bias,
@@ -335,7 +338,7 @@ static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
 static void winograd_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   const conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  float *scratch = j->work + thread * j->per_thread + gemm_work();
+  float *scratch = j->work + thread * j->per_thread;
   bool four = winograd4(g);
   int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
   for (int64_t i = i0; i < i1; i++) {
@@ -489,7 +492,7 @@ static void backward_weight_images(void *ctx, int64_t n0, int64_t n1, int thread
   const cnn_conv2d_geom *g = j->g;
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, CRS = Cg * g->R * g->S, PQ = g->P * g->Q, HW = g->H * g->W;
   int64_t wsize = weight_size(g);
-  float *rows = thread_space(g, j->work, thread) + gemm_work();
+  float *rows = thread_space(g, j->work, thread); /* no packing space: cnn_sgemm_nt packs its own */
   float *dw = thread == 0 ? j->dweight : thread_space(g, j->work, cnn_parallel_threads()) + (thread - 1) * wsize;
   if (thread > 0) memset(dw, 0, (size_t)wsize * sizeof(float));
   j->ran[thread] = true;
@@ -529,7 +532,7 @@ static float *winograd_du(const conv_job *j, int thread) {
 static void winograd_grad_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   conv_job *j = ctx;
   const cnn_conv2d_geom *g = j->g;
-  float *du = winograd_du(j, thread), *scratch = thread_space(g, j->work, thread) + gemm_work();
+  float *du = winograd_du(j, thread), *scratch = thread_space(g, j->work, thread);
   if (!j->ran[thread]) memset(du, 0, (size_t)winograd_grad_space(g) * sizeof *du);
   j->ran[thread] = true;
   int64_t rows = cnn_conv2d_winograd_rows(g);
