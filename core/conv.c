@@ -194,7 +194,7 @@ static int forward_passes(const cnn_conv2d_geom *g, cnn_conv2d_geom h[2]) {
  * convolution), or the scratch of the kernels that need no packing (direct,
  * implicit, Winograd: from the start of the space), whichever is larger;
  * then a group's block and Winograd's weight gradient. */
-static int64_t thread_work(const cnn_conv2d_geom *g) {
+static int64_t thread_work_sum(const cnn_conv2d_geom *g) {
   int64_t PQ = g->P * g->Q, HW = g->H * g->W, rows = flippable(g) ? wg_rows(g) : g->C / g->G * g->R * g->S;
   if (rows < WG_ROWS) rows = WG_ROWS;
   int64_t extra = gemm_work() + lines(rows * (PQ > HW ? PQ : HW));
@@ -212,7 +212,7 @@ static int64_t thread_work(const cnn_conv2d_geom *g) {
 static int64_t weight_size(const cnn_conv2d_geom *g) { return g->K * (g->C / g->G) * g->R * g->S; }
 
 /* The packed weights of the implicit product, for g or its flipped pass. */
-static int64_t packed_size(const cnn_conv2d_geom *g) {
+static int64_t packed_size_sum(const cnn_conv2d_geom *g) {
   int64_t size = 0;
   cnn_conv2d_geom h_[2];
   for (int i = 0, n = forward_passes(g, h_); i < n; i++) {
@@ -223,6 +223,34 @@ static int64_t packed_size(const cnn_conv2d_geom *g) {
   }
   return lines(size);
 }
+
+/* thread_work and packed_size of the last few layers asked, with what else
+ * they depend on: a call asks for its own several times, and at batch 1 the
+ * sums cost as much as a small layer's pooling (per OS thread: no locks). */
+#define SIZES_KEPT 4
+typedef struct {
+  cnn_conv2d_geom g;
+  int threads, tiles;
+  const cnn_isa *isa;
+  int64_t work, packed;
+} layer_sizes;
+static _Thread_local layer_sizes kept_sizes[SIZES_KEPT];
+static _Thread_local int next_kept;
+
+static const layer_sizes *sizes(const cnn_conv2d_geom *g) {
+  int threads = cnn_parallel_threads(), tiles = winograd_tiles;
+  const cnn_isa *isa = cnn_isa_active();
+  for (int i = 0; i < SIZES_KEPT; i++) {
+    const layer_sizes *k = &kept_sizes[i];
+    if (k->threads == threads && k->tiles == tiles && k->isa == isa && !memcmp(&k->g, g, sizeof *g)) return k;
+  }
+  layer_sizes *k = &kept_sizes[next_kept];
+  next_kept = (next_kept + 1) % SIZES_KEPT;
+  *k = (layer_sizes){*g, threads, tiles, isa, thread_work_sum(g), packed_size_sum(g)};
+  return k;
+}
+static int64_t thread_work(const cnn_conv2d_geom *g) { return sizes(g)->work; }
+static int64_t packed_size(const cnn_conv2d_geom *g) { return sizes(g)->packed; }
 
 /* Layout: the flipped kernel, the packed weights, then each thread's space,
  * then one private weight gradient for every thread but the first. */
