@@ -1,12 +1,13 @@
 -- Pointwise activations: nn.ReLU(), nn.LeakyReLU([slope = 0.01]), nn.Sigmoid(), nn.Tanh().
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local function define(name, forward, backward)
   local M = Module:extend("nn." .. name)
   -- the slope (LeakyReLU's) comes before the destination
   function M:update_output(x)
-    self:check_tensor(x)
+    if not is_tensor(x) then self:check_tensor(x) end
     if self.negative_slope then return forward(x, self.negative_slope, self:into("output")) end
     return forward(x, self:into("output"))
   end
@@ -40,7 +41,7 @@ function ReLU:__init(opts)
 end
 
 function ReLU:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   if self.inplace then
     -- output may be the last input, another module's tensor: never written into
     return x:is_contiguous() and cnn.relu_(x) or cnn.relu(x)

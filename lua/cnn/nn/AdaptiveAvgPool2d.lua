@@ -2,6 +2,7 @@
 -- or {h, w}) with PyTorch's bins [floor(i*H/h), ceil((i+1)*H/h)).
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local AdaptiveAvgPool2d = Module:extend("nn.AdaptiveAvgPool2d")
 AdaptiveAvgPool2d.reads_output = false
@@ -13,7 +14,7 @@ function AdaptiveAvgPool2d:__init(out_hw)
 end
 
 function AdaptiveAvgPool2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   return cnn.adaptive_avg_pool2d(x, self.output_size)
 end
 

@@ -2,6 +2,7 @@
 -- ceil_mode, count_include_pad (default true, as PyTorch).
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local AvgPool2d = Module:extend("nn.AvgPool2d")
 AvgPool2d.reads_output = false
@@ -12,7 +13,7 @@ function AvgPool2d:__init(k, opts)
 end
 
 function AvgPool2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   return cnn.avg_pool2d(x, self.kernel_size, self.opts)
 end
 

@@ -4,6 +4,7 @@
 -- running_var (the unbiased batch variance, as PyTorch); evaluation uses them.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local BatchNorm = Module:extend("nn.BatchNorm")
 BatchNorm.reads_output = false
@@ -30,7 +31,7 @@ function BatchNorm:__init(c, opts)
 end
 
 function BatchNorm:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   local ok = false
   for _, d in ipairs(self.input_dims) do ok = ok or x:dim() == d end
   if not ok then

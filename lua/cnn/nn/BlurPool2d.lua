@@ -7,6 +7,7 @@
 -- Zhang's anti-aliased max pooling is nn.MaxPool2d(2, {stride = 1}) followed by this.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local BlurPool2d = Module:extend("nn.BlurPool2d")
 BlurPool2d.buffer_names = { "filter" }
@@ -54,7 +55,7 @@ function BlurPool2d:__init(channels, opts)
 end
 
 function BlurPool2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   if x:dim() ~= 4 or x:size(2) ~= self.channels then
     self:fail("expected input (N, %d, H, W), got (%s)", self.channels, table.concat(x:shape(), ", "))
   end

@@ -6,6 +6,7 @@
 -- U(-b, b) with b = 1/sqrt(in/groups * kh * kw), and the bias likewise.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local Conv2d = Module:extend("nn.Conv2d")
 Conv2d.reads_output = false
@@ -68,7 +69,7 @@ function Conv2d:padded(x, fresh)
 end
 
 function Conv2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts, self:into("output"))
 end
 

@@ -3,6 +3,7 @@
 -- generator); in evaluation, the identity.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local Dropout = Module:extend("nn.Dropout")
 Dropout.__transient = { output = true, grad_input = true, mask = true }
@@ -17,7 +18,7 @@ function Dropout:__init(p)
 end
 
 function Dropout:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   if not self.training or self.p == 0 then
     self.mask = nil
     return x

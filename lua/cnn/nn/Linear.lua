@@ -2,6 +2,7 @@
 -- W is (out, in), as PyTorch; both are initialised U(-1/sqrt(in), 1/sqrt(in)).
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local Linear = Module:extend("nn.Linear")
 Linear.reads_output = false
@@ -26,7 +27,7 @@ function Linear:__init(n_in, n_out, opts)
 end
 
 function Linear:check_input(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   if (x:dim() ~= 1 and x:dim() ~= 2) or x:size(-1) ~= self.in_features then
     self:fail("expected input of shape (N, %d) or (%d), got (%s)", self.in_features, self.in_features,
       table.concat(x:shape(), ", "))

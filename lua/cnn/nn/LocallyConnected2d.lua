@@ -7,6 +7,7 @@
 --   y[n, k, p] = bias[k, p] + sum_c weight[p, k, c] * unfold(x)[n, c, p]
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local LocallyConnected2d = Module:extend("nn.LocallyConnected2d")
 LocallyConnected2d.reads_output = false
@@ -47,7 +48,7 @@ function LocallyConnected2d:__init(n_in, n_out, k, opts)
 end
 
 function LocallyConnected2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   if x:dim() ~= 4 or x:size(2) ~= self.in_channels or x:size(3) ~= self.input_size[1] or x:size(4) ~= self.input_size[2] then
     self:fail("expected input (N, %d, %d, %d), got (%s)", self.in_channels, self.input_size[1], self.input_size[2],
       table.concat(x:shape(), ", "))

@@ -4,6 +4,7 @@
 -- the output takes.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local MaxPool2d = Module:extend("nn.MaxPool2d")
 MaxPool2d.__transient = { output = true, grad_input = true }
@@ -15,7 +16,7 @@ function MaxPool2d:__init(k, opts)
 end
 
 function MaxPool2d:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   return cnn.max_pool2d(x, self.kernel_size, self.opts, self:into("output"), false)
 end
 

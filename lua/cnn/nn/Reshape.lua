@@ -2,7 +2,9 @@
 -- (the default keeps the batch dimension, as PyTorch's Flatten);
 -- nn.View(...) reshapes the whole input to the given sizes (one may be -1);
 -- nn.Identity() passes its input through.
+local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local Flatten = Module:extend("nn.Flatten")
 
@@ -12,7 +14,7 @@ function Flatten:__init(start_dim, end_dim)
 end
 
 function Flatten:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   local n = x:dim()
   if self.start_dim == 2 and self.end_dim == -1 and n >= 2 then -- the usual case, cheaply (-1 needs elements)
     local batch = x:size(1)
@@ -51,7 +53,7 @@ function View:__init(...)
 end
 
 function View:update_output(x)
-  self:check_tensor(x)
+  if not is_tensor(x) then self:check_tensor(x) end
   return x:reshape(self.size)
 end
 

@@ -2,6 +2,7 @@
 -- negative counts from the end), numerically stable.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local is_tensor = cnn.is_tensor
 
 local function define(name, forward, backward)
   local M = Module:extend("nn." .. name)
@@ -11,7 +12,7 @@ local function define(name, forward, backward)
     self.dim = d
   end
   function M:update_output(x)
-    self:check_tensor(x)
+    if not is_tensor(x) then self:check_tensor(x) end
     return forward(x, self.dim)
   end
   function M:update_grad_input(x, dy)
