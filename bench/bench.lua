@@ -159,7 +159,14 @@ if section("memory-bound kernels (GB/s moved)") then
     cnn.max_pool2d_backward(x, idx, dy, 2, nil, dx)
   end)
   -- fwd reads x, writes y and indices; bwd reads dy and indices, writes dx
-  row("memory", "max_pool2d 2x2/2 32x64x32x32 fwd+bwd", pool, torch_time("maxpool"), "GB/s", bytes * 2 + bytes * 1.5)
+  local theirs_pool = torch_time("maxpool")
+  row("memory", "max_pool2d 2x2/2 32x64x32x32 fwd+bwd", pool, theirs_pool, "GB/s", bytes * 2 + bytes * 1.5)
+  -- without indices, as nn.MaxPool2d runs: fwd reads x, writes y; bwd reads x and dy, writes dx
+  local free = time(function()
+    cnn.max_pool2d(x, 2, nil, y, false)
+    cnn.max_pool2d_backward(x, nil, dy, 2, nil, dx)
+  end)
+  row("memory", "  the same without indices (nn.MaxPool2d)", free, theirs_pool, "GB/s", bytes * 3.5)
   local bn = nn.BatchNorm2d(64):reuse_outputs()
   local g = cnn.randn(32, 64, 32, 32)
   local batchnorm = time(function()

@@ -294,9 +294,46 @@ static bool max_back_row_2x2(const float *ip, const float *gp, int64_t Q, int64_
   return bad;
 }
 
-/* Windows whose maxima are found again at a time, without indices: the
- * forward pass's row kernels write a piece of a row's positions to the
- * stack, so backward picks the same maxima. */
+/* Without indices, rows of 8 windows or more: each window's maximum found
+ * again as max_row_2x2_avx2 finds it (the same comparisons in the same
+ * order, so the same position wins) and the gradient written where it won,
+ * eight windows at a time, the last eight ending at Q. In the split order of
+ * the windows (0 1 4 5 2 3 6 7), interleaving a window's two columns puts
+ * windows 0-3 in the low half of one vector and 4-7 in the next. */
+__attribute__((target("avx2"))) static void max_back_row_2x2_found_avx2(const float *row0, const float *row1,
+                                                                        const float *gp, int64_t Q, float *r0,
+                                                                        float *r1) {
+  for (int64_t next = 0; next < Q; next += 8) {
+    int64_t q = next + 8 <= Q ? next : Q - 8;
+    __m256 a0 = _mm256_loadu_ps(row0 + 2 * q), a1 = _mm256_loadu_ps(row0 + 2 * q + 8);
+    __m256 b0 = _mm256_loadu_ps(row1 + 2 * q), b1 = _mm256_loadu_ps(row1 + 2 * q + 8);
+    __m256 best = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 cand[3] = {_mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
+                      _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m256 won[3]; /* candidate c replaced the maximum so far */
+    for (int c = 0; c < 3; c++) {
+      __m256 v = cand[c];
+      won[c] = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                            _mm256_andnot_ps(_mm256_cmp_ps(best, best, _CMP_UNORD_Q), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+      best = _mm256_blendv_ps(best, v, won[c]);
+    }
+    __m256 g = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_loadu_ps(gp + q)), _MM_SHUFFLE(3, 1, 2, 0)));
+    __m256 d = _mm256_and_ps(won[2], g), later = won[2]; /* the last winner keeps it */
+    __m256 c = _mm256_andnot_ps(later, _mm256_and_ps(won[1], g));
+    later = _mm256_or_ps(later, won[1]);
+    __m256 b = _mm256_andnot_ps(later, _mm256_and_ps(won[0], g));
+    later = _mm256_or_ps(later, won[0]);
+    __m256 a = _mm256_andnot_ps(later, g);
+    _mm256_storeu_ps(r0 + 2 * q, _mm256_unpacklo_ps(a, b));
+    _mm256_storeu_ps(r0 + 2 * q + 8, _mm256_unpackhi_ps(a, b));
+    _mm256_storeu_ps(r1 + 2 * q, _mm256_unpacklo_ps(c, d));
+    _mm256_storeu_ps(r1 + 2 * q + 8, _mm256_unpackhi_ps(c, d));
+  }
+}
+
+/* Shorter rows without indices: the forward pass's row kernel writes a
+ * piece of the row's positions to the stack, so backward picks the same
+ * maxima. */
 #define PIECE 256
 
 static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thread) {
@@ -313,6 +350,9 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
       if (j->idx) {
         const float *ip = j->idx + plane * PQ + p * Q;
         bad |= (avx2 && Q >= 8 ? max_back_row_2x2_avx2 : max_back_row_2x2)(ip, gp, Q, W, 2 * p * W, r0, r1);
+      } else if (avx2 && Q >= 8) {
+        const float *x0 = j->inp + plane * HW + 2 * p * W;
+        max_back_row_2x2_found_avx2(x0, x0 + W, gp, Q, r0, r1);
       } else {
         const float *x0 = j->inp + plane * HW + 2 * p * W, *x1 = x0 + W;
         for (int64_t q = 0; q < Q; q += PIECE) {
