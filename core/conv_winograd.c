@@ -101,10 +101,15 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
   return table_floats(g) + 16 * g->G * krows(g) * (g->C / g->G);
 }
 
-/* V (16 rows per channel), M (16 rows per output channel, whole tiles), the
- * four input rows of a tile row split into even and odd columns, and a row
- * to split. */
-static int64_t split_floats(const cnn_conv2d_geom *g) { return 10 * half_row(g); }
+/* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
+ * the input rows of a block's tile rows in one image, as they are and split
+ * into even and odd columns (at least the ten rows of half_row floats that
+ * the weight gradient's dy and the output rows take). */
+static int64_t split_floats(const cnn_conv2d_geom *g) {
+  int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
+  int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
+  return (4 * rows > 10 ? 4 * rows : 10) * half_row(g);
+}
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
   int64_t tf = row_stride(g, false), tg = row_stride(g, true);
   int64_t forward = 16 * v_stride(g, tf) + 16 * m_stride(g, tf);
@@ -266,42 +271,44 @@ static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int6
     memcpy(y + (2 * th + a) * Q, split + 2 * a * half, (size_t)Q * sizeof *y);
 }
 
+/* Input rows [h0, h0 + rows) of plane x from column -pad (zero outside the
+ * image), split: row r to e and o at r * half. buf: 2 half floats a row.
+ * One copy a row and one split for them all: a row of a small image is a
+ * few vectors, and per-row calls cost more than the work. */
+static void split_rows(bool avx2, const cnn_conv2d_geom *g, const float *x, int64_t h0, int64_t rows, int64_t half,
+                       float *buf, float *e, float *o) {
+  int64_t pw = g->pad[1], n = g->W < 2 * half - pw ? g->W : 2 * half - pw;
+  memset(buf, 0, (size_t)(rows * 2 * half) * sizeof *buf);
+  for (int64_t r = 0; r < rows; r++)
+    if (h0 + r >= 0 && h0 + r < g->H) memcpy(buf + r * 2 * half + pw, x + (h0 + r) * g->W, (size_t)n * sizeof *buf);
+  deinterleave(avx2, rows * half, buf, e, o);
+}
+
 /* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr; with
  * zero_tails, zeros in the rest of each row up to the next vector, which the
  * weight gradient's sums over tiles read. (The forward products read it too,
  * but each column of their result depends on that column of V alone, and
- * the columns past the tiles are never stored.) */
+ * the columns past the tiles are never stored.) The input rows of a run of
+ * tile rows in one image are split at once; consecutive tile rows share two. */
 static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0,
                         int64_t row1, float *v, int64_t ts, float *split, bool zero_tails) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
-  int64_t T = (row1 - row0) * tw;
-  float *buf = split + 8 * half;
+  int64_t T = (row1 - row0) * tw, vs = v_stride(g, ts);
   for (int64_t c = 0; c < Cg; c++) {
-    /* the four input rows of a tile row, split (even, odd); the next tile row
-     * of the same image shares two of them, which move up instead of being
-     * split again */
-    float *d[4][2];
-    for (int i = 0; i < 4; i++) d[i][0] = split + 2 * i * half, d[i][1] = d[i][0] + half;
-    for (int64_t r = row0; r < row1; r++) {
-      int64_t th = r % th_n, first = 0;
-      const float *x = inp + ((r / th_n) * g->C + gr * Cg + c) * HW;
-      if (r > row0 && th > 0) {
-        for (int k = 0; k < 2; k++) {
-          float *e = d[k][0], *o = d[k][1];
-          d[k][0] = d[k + 2][0], d[k][1] = d[k + 2][1];
-          d[k + 2][0] = e, d[k + 2][1] = o;
-        }
-        first = 2;
+    for (int64_t ra = row0, rb; ra < row1; ra = rb) {
+      rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+      int64_t rows = 2 * (rb - ra) + 2;
+      float *e = split, *o = e + rows * half, *buf = o + rows * half;
+      split_rows(avx2, g, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, 2 * (ra % th_n) - g->pad[0], rows, half,
+                 buf, e, o);
+      for (int64_t r = ra; r < rb; r++) {
+        const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
+        input_tiles(avx2, tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half,
+                    o0 + 3 * half, v + c * ts + (r - row0) * tw, vs);
       }
-      for (int64_t i = first; i < 4; i++) {
-        int64_t h = 2 * th - g->pad[0] + i;
-        split_row(avx2, h >= 0 && h < g->H ? x + h * g->W : NULL, g->W, -g->pad[1], half, buf, d[i][0], d[i][1]);
-      }
-      input_tiles(avx2, tw, d[0][0], d[0][1], d[1][0], d[1][1], d[2][0], d[2][1], d[3][0], d[3][1],
-                  v + c * ts + (r - row0) * tw, v_stride(g, ts));
     }
     for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      cnn_implicit_zero_tail(v + xi * v_stride(g, ts) + c * ts, T);
+      cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
   }
 }
 
