@@ -481,6 +481,39 @@ describe("pooling kernels", function()
     for i = 1, 4 do assert.is_true(fast[i]:equal(portable[i]), "result " .. i) end
   end)
 
+  it("the activations give the same floats in the portable and the AVX2 build", function()
+    cnn.seed(45)
+    local x, dy = cnn.randn(3, 5, 7, 9), cnn.randn(3, 5, 7, 9)
+    x:view(-1):set(7, 0 / 0)
+    local function run()
+      local out = {}
+      for _, name in ipairs({ "relu", "leaky_relu", "sigmoid", "tanh" }) do
+        local y = cnn[name](x)
+        out[#out + 1] = y
+        out[#out + 1] = cnn[name .. "_backward"](x, y, dy)
+      end
+      local r = x:clone()
+      out[#out + 1] = cnn.relu_(r)
+      out[#out + 1] = cnn.relu_backward_(r, dy:clone())
+      local over = r:clone()
+      out[#out + 1] = cnn.relu_backward_(over, dy, over)
+      return out
+    end
+    local before = cnn.isa()
+    local fast = run()
+    cnn.set_isa("scalar")
+    local ok, portable = pcall(run)
+    cnn.set_isa(before)
+    assert(ok, portable)
+    for i = 1, #fast do
+      local a, b = fast[i]:view(-1), portable[i]:view(-1)
+      for k = 1, a:numel() do
+        local u, v = a:get(k), b:get(k)
+        assert.is_true(u == v or (u ~= u and v ~= v), "result " .. i .. " at " .. k)
+      end
+    end
+  end)
+
   it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
     local before = cnn.isa()
     for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
