@@ -103,8 +103,9 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
 
 /* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
  * the input rows of a block's tile rows in one image, as they are and split
- * into even and odd columns (at least the ten rows of half_row floats that
- * the weight gradient's dy and the output rows take). */
+ * into even and odd columns (more than the two output rows of those tile
+ * rows, and at least the ten rows of half_row floats of the weight
+ * gradient's dy). */
 static int64_t split_floats(const cnn_conv2d_geom *g) {
   int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
   int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
@@ -261,14 +262,31 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
 }
 TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1), (n, m, ms, b, y0, y1))
 
-/* Tile row th of M into output plane y (P x Q), plus b, through two rows of
- * scratch (whole vectors of tiles run past the plane's row). */
-static void output_row(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t th, float *y,
-                       float b, float *split) {
-  int64_t Q = g->Q, half = half_row(g);
-  output_tiles(avx2, tiles_w(g), m, mstride, b, split, split + 2 * half);
-  for (int a = 0; a < 2 && 2 * th + a < g->P; a++)
-    memcpy(y + (2 * th + a) * Q, split + 2 * a * half, (size_t)Q * sizeof *y);
+/* n floats from src to dst, in vectors then one by one: rows of a small
+ * image are a few vectors, and a library call cost more than the copy. */
+BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v8 a = LOAD8(src + i);
+    STORE8(dst + i, a);
+  }
+  for (; i < n; i++) dst[i] = src[i];
+}
+TWICE(copy_floats, (int64_t n, const float *src, float *dst), (n, src, dst))
+
+/* Tile rows [ra, rb) of one image (the tiles at m) into output plane y
+ * (P x Q), plus b: all their tiles in one call, to two rows of scratch
+ * (whole vectors of tiles run past them), then each output row to y. */
+static void output_rows(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t ra, int64_t rb,
+                        float *y, float b, float *split) {
+  int64_t Q = g->Q, tw = tiles_w(g), th_n = tiles_h(g), n = (rb - ra) * tw;
+  float *s0 = split, *s1 = split + 2 * n + 16;
+  output_tiles(avx2, n, m, mstride, b, s0, s1);
+  for (int64_t r = ra; r < rb; r++) {
+    int64_t p = 2 * (r % th_n);
+    copy_floats(avx2, Q, s0 + 2 * (r - ra) * tw, y + p * Q);
+    if (p + 1 < g->P) copy_floats(avx2, Q, s1 + 2 * (r - ra) * tw, y + (p + 1) * Q);
+  }
 }
 
 /* Input rows [h0, h0 + rows) of plane x from column -pad (zero outside the
@@ -280,7 +298,7 @@ static void split_rows(bool avx2, const cnn_conv2d_geom *g, const float *x, int6
   int64_t pw = g->pad[1], n = g->W < 2 * half - pw ? g->W : 2 * half - pw;
   memset(buf, 0, (size_t)(rows * 2 * half) * sizeof *buf);
   for (int64_t r = 0; r < rows; r++)
-    if (h0 + r >= 0 && h0 + r < g->H) memcpy(buf + r * 2 * half + pw, x + (h0 + r) * g->W, (size_t)n * sizeof *buf);
+    if (h0 + r >= 0 && h0 + r < g->H) copy_floats(avx2, n, x + (h0 + r) * g->W, buf + r * 2 * half + pw);
   deinterleave(avx2, rows * half, buf, e, o);
 }
 
@@ -325,9 +343,10 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   for (int xi = 0; xi < 16; xi++)
     cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * vs, 0, T, m + xi * ms, ts);
   for (int64_t k = 0; k < Kg; k++)
-    for (int64_t r = row0; r < row1; r++) {
-      float *y = out + ((r / th_n) * g->K + gr * Kg + k) * PQ;
-      output_row(avx2, g, m + k * ts + (r - row0) * tw, ms, r % th_n, y, bias ? bias[gr * Kg + k] : 0.0f, split);
+    for (int64_t ra = row0, rb; ra < row1; ra = rb) {
+      rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+      output_rows(avx2, g, m + k * ts + (ra - row0) * tw, ms, ra, rb, out + ((ra / th_n) * g->K + gr * Kg + k) * PQ,
+                  bias ? bias[gr * Kg + k] : 0.0f, split);
     }
 }
 
