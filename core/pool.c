@@ -191,10 +191,11 @@ static void max_planes(void *ctx, int64_t first, int64_t last, int thread) {
   }
   int64_t HW = g->H * g->W, PQ = g->P * g->Q;
   for (int64_t plane = first; plane < last; plane++)
-    for (int64_t i = 0; i < PQ; i++) {
-      int64_t at = window_max(g, j->inp + plane * HW, i / g->Q, i % g->Q, &j->out[plane * PQ + i]);
-      if (j->idx) j->idx[plane * PQ + i] = (float)at;
-    }
+    for (int64_t p = 0, i = plane * PQ; p < g->P; p++)
+      for (int64_t q = 0; q < g->Q; q++, i++) {
+        int64_t at = window_max(g, j->inp + plane * HW, p, q, &j->out[i]);
+        if (j->idx) j->idx[i] = (float)at;
+      }
 }
 
 void cnn_max_pool2d_forward(const cnn_pool2d_geom *g, const float *inp, float *out, float *idx) {
@@ -218,7 +219,7 @@ static void max_back_planes(void *ctx, int64_t first, int64_t last, int thread) 
   memset(j->dinp + first * HW, 0, (size_t)((last - first) * HW) * sizeof(float));
   for (int64_t plane = first; plane < last; plane++)
     for (int64_t i = 0; i < PQ; i++) {
-      if (!j->idx) {
+      if (!j->idx) { /* found again, as forward found it */
         float max;
         int64_t at = window_max(g, j->inp + plane * HW, i / g->Q, i % g->Q, &max);
         if (at >= 0) j->dinp[plane * HW + at] += j->dout[plane * PQ + i];
@@ -331,9 +332,9 @@ __attribute__((target("avx2"))) static void max_back_row_2x2_found_avx2(const fl
   }
 }
 
-/* Shorter rows without indices: the forward pass's row kernel writes a
- * piece of the row's positions to the stack, so backward picks the same
- * maxima. */
+/* Without indices, rows shorter than 8 windows and the portable kernels:
+ * the forward pass's row kernel writes a piece of the row's positions to the
+ * stack, so backward picks the same maxima. */
 #define PIECE 256
 
 static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thread) {
@@ -358,9 +359,8 @@ static void max_back_planes_2x2(void *ctx, int64_t first, int64_t last, int thre
         for (int64_t q = 0; q < Q; q += PIECE) {
           float max[PIECE], at[PIECE];
           int64_t n = Q - q < PIECE ? Q - q : PIECE, base = 2 * p * W + 2 * q;
-          bool wide = avx2 && n >= 8;
-          (wide ? max_row_2x2_avx2 : max_row_2x2)(x0 + 2 * q, x1 + 2 * q, n, W, base, max, at);
-          (wide ? max_back_row_2x2_avx2 : max_back_row_2x2)(at, gp + q, n, W, base, r0 + 2 * q, r1 + 2 * q);
+          max_row_2x2(x0 + 2 * q, x1 + 2 * q, n, W, base, max, at);
+          max_back_row_2x2(at, gp + q, n, W, base, r0 + 2 * q, r1 + 2 * q);
         }
       }
       for (int64_t w = 2 * Q; w < W; w++) r0[w] = r1[w] = 0.0f; /* columns no window covers */
