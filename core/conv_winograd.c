@@ -262,15 +262,19 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
 }
 TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1), (n, m, ms, b, y0, y1))
 
-/* n floats from src to dst, in vectors then one by one: rows of a small
- * image are a few vectors, and a library call cost more than the copy. */
+/* n floats from src to dst (apart), in vectors, the last one ending at n
+ * (one by one below 8): rows of a small image are a few vectors, and a
+ * library call cost more than the copy. */
 BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
+  if (n < 8) {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+    return;
+  }
+  for (int64_t next = 0; next < n; next += 8) {
+    int64_t i = next + 8 <= n ? next : n - 8;
     v8 a = LOAD8(src + i);
     STORE8(dst + i, a);
   }
-  for (; i < n; i++) dst[i] = src[i];
 }
 TWICE(copy_floats, (int64_t n, const float *src, float *dst), (n, src, dst))
 
