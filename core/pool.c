@@ -83,8 +83,8 @@ static inline void take4(__m128 v, __m128 pos, __m128 *best, __m128 *at) {
  * it), the last four ending at the row's end (short rows of small planes
  * would otherwise spend most of their time in a scalar tail); row0 starts at
  * offset base. */
-static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t W, int64_t base, float *out,
-                        float *idx) {
+static inline __attribute__((always_inline)) void max_row_2x2(const float *row0, const float *row1, int64_t Q,
+                                                              int64_t W, int64_t base, float *out, float *idx) {
   int64_t q = 0;
   __m128 step = _mm_set_ps(6.0f, 4.0f, 2.0f, 0.0f);
   for (int64_t next = 0; Q >= 4 && next < Q; next += 4) {
@@ -116,8 +116,10 @@ static void max_row_2x2(const float *row0, const float *row1, int64_t Q, int64_t
  * are split within each 128-bit half, which leaves the windows in the order
  * 0 1 4 5 2 3 6 7: the positions follow that order, and one permutation of
  * 64-bit pairs puts the results back. */
-__attribute__((target("avx2"))) static void max_row_2x2_avx2(const float *row0, const float *row1, int64_t Q,
-                                                             int64_t W, int64_t base, float *out, float *idx) {
+__attribute__((target("avx2"), always_inline)) static inline void max_row_2x2_avx2(const float *row0,
+                                                                                 const float *row1, int64_t Q,
+                                                                                 int64_t W, int64_t base, float *out,
+                                                                                 float *idx) {
   const __m256 step = _mm256_set_ps(14.0f, 12.0f, 6.0f, 4.0f, 10.0f, 8.0f, 2.0f, 0.0f);
   for (int64_t next = 0; next < Q; next += 8) {
     int64_t q = next + 8 <= Q ? next : Q - 8;
@@ -142,17 +144,25 @@ __attribute__((target("avx2"))) static void max_row_2x2_avx2(const float *row0, 
 }
 
 /* The common 2x2 window with stride 2 and no padding: every window is whole. */
+/* Every row of planes [first, last), the row kernel inlined into the loop
+ * (a call per row cost as much as a row of 7 to 14 windows at batch 1). */
+#define MAX_PLANES_2X2(row)                                                                                            \
+  do {                                                                                                                 \
+    const cnn_pool2d_geom *g = j->g;                                                                                   \
+    int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;                                                              \
+    for (int64_t plane = first; plane < last; plane++) {                                                               \
+      const float *x = j->inp + plane * HW;                                                                            \
+      float *out = j->out + plane * PQ, *idx = j->idx ? j->idx + plane * PQ : NULL;                                    \
+      for (int64_t p = 0; p < g->P; p++)                                                                               \
+        row(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q, idx ? idx + p * g->Q : NULL);      \
+    }                                                                                                                  \
+  } while (0)
+static void max_planes_2x2_sse(const max_job *j, int64_t first, int64_t last) { MAX_PLANES_2X2(max_row_2x2); }
+__attribute__((target("avx2"))) static void max_planes_2x2_avx2(const max_job *j, int64_t first, int64_t last) {
+  MAX_PLANES_2X2(max_row_2x2_avx2);
+}
 static void max_planes_2x2(const max_job *j, int64_t first, int64_t last) {
-  const cnn_pool2d_geom *g = j->g;
-  int64_t W = g->W, HW = g->H * g->W, PQ = g->P * g->Q;
-  bool avx2 = g->Q >= 8 && cnn_isa_vector_avx2();
-  for (int64_t plane = first; plane < last; plane++) {
-    const float *x = j->inp + plane * HW;
-    float *out = j->out + plane * PQ, *idx = j->idx ? j->idx + plane * PQ : NULL;
-    for (int64_t p = 0; p < g->P; p++)
-      (avx2 ? max_row_2x2_avx2 : max_row_2x2)(x + 2 * p * W, x + (2 * p + 1) * W, g->Q, W, 2 * p * W, out + p * g->Q,
-                                              idx ? idx + p * g->Q : NULL);
-  }
+  (j->g->Q >= 8 && cnn_isa_vector_avx2() ? max_planes_2x2_avx2 : max_planes_2x2_sse)(j, first, last);
 }
 
 static bool is_2x2(const cnn_pool2d_geom *g) {
