@@ -462,6 +462,17 @@ describe("pooling kernels", function()
       "outside the input plane of 2 x 19")
   end
 
+  -- run() under the default kernels and under the portable ones: both results
+  local function in_both_builds(run)
+    local before = cnn.isa()
+    local fast = run()
+    cnn.set_isa("scalar")
+    local ok, portable = pcall(run)
+    cnn.set_isa(before)
+    assert(ok, portable)
+    return fast, portable
+  end
+
   it("batch_norm's maps give the same floats in the portable and the AVX2 build", function()
     cnn.seed(43)
     local x, dy = cnn.randn(3, 5, 7, 9) * 2 + 1, cnn.randn(3, 5, 7, 9)
@@ -472,12 +483,7 @@ describe("pooling kernels", function()
       local dx = cnn.batch_norm_backward(x, dy, w, mean, invstd, true, gw, gb, true)
       return { y, dx, gw, gb }
     end
-    local before = cnn.isa()
-    local fast = run()
-    cnn.set_isa("scalar")
-    local ok, portable = pcall(run)
-    cnn.set_isa(before)
-    assert(ok, portable)
+    local fast, portable = in_both_builds(run)
     for i = 1, 4 do assert.is_true(fast[i]:equal(portable[i]), "result " .. i) end
   end)
 
@@ -499,12 +505,7 @@ describe("pooling kernels", function()
       out[#out + 1] = cnn.relu_backward_(over, dy, over)
       return out
     end
-    local before = cnn.isa()
-    local fast = run()
-    cnn.set_isa("scalar")
-    local ok, portable = pcall(run)
-    cnn.set_isa(before)
-    assert(ok, portable)
+    local fast, portable = in_both_builds(run)
     for i = 1, #fast do
       local a, b = fast[i]:view(-1), portable[i]:view(-1)
       for k = 1, a:numel() do
