@@ -103,13 +103,12 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
 
 /* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
  * the input rows of a block's tile rows in one image, as they are and split
- * into even and odd columns (more than the two output rows of those tile
- * rows, and at least the ten rows of half_row floats of the weight
- * gradient's dy). */
+ * into even and odd columns (more than those tile rows' dy rows, or their
+ * two output rows, take). */
 static int64_t split_floats(const cnn_conv2d_geom *g) {
   int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
   int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
-  return (4 * rows > 10 ? 4 * rows : 10) * half_row(g);
+  return 4 * rows * half_row(g);
 }
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
   int64_t tf = row_stride(g, false), tg = row_stride(g, true);
@@ -185,22 +184,6 @@ BODY void deinterleave_body(int64_t n, const float *x, float *e, float *o) {
 TWICE(deinterleave, (int64_t n, const float *x, float *e, float *o), (n, x, e, o))
 
 
-/* Columns [col0, col0 + 2 half) of a row of width floats (none when row is
- * NULL), zero outside it, split: e[j] = column col0 + 2j, o[j] = column
- * col0 + 2j + 1, j < half. buf: 2 half floats. */
-static void split_row(bool avx2, const float *row, int64_t width, int64_t col0, int64_t half, float *buf, float *e,
-                      float *o) {
-  int64_t lo = col0 < 0 ? -col0 : 0, hi = width - col0 < 2 * half ? width - col0 : 2 * half;
-  if (!row || hi <= lo) {
-    memset(e, 0, (size_t)half * sizeof *e);
-    memset(o, 0, (size_t)half * sizeof *o);
-    return;
-  }
-  memset(buf, 0, (size_t)lo * sizeof *buf);
-  memcpy(buf + lo, row + col0 + lo, (size_t)(hi - lo) * sizeof *buf);
-  memset(buf + hi, 0, (size_t)(2 * half - hi) * sizeof *buf);
-  deinterleave(avx2, half, buf, e, o);
-}
 
 /* V[xi][c][j], j < n rounded up to whole vectors (rows vs floats apart),
  * from the split rows d0..d3 (e and o each, a vector more): B^T down, then
@@ -293,16 +276,17 @@ static void output_rows(bool avx2, const cnn_conv2d_geom *g, const float *m, int
   }
 }
 
-/* Input rows [h0, h0 + rows) of plane x from column -pad (zero outside the
- * image), split: row r to e and o at r * half. buf: 2 half floats a row.
- * One copy a row and one split for them all: a row of a small image is a
- * few vectors, and per-row calls cost more than the work. */
-static void split_rows(bool avx2, const cnn_conv2d_geom *g, const float *x, int64_t h0, int64_t rows, int64_t half,
-                       float *buf, float *e, float *o) {
-  int64_t pw = g->pad[1], n = g->W < 2 * half - pw ? g->W : 2 * half - pw;
+/* Rows [h0, h0 + rows) of an H x W plane x from column -pad (zero outside
+ * the plane), split: e[r * half + j] = column 2j - pad of row h0 + r, o[...]
+ * the column after it. buf: 2 half floats a row. One copy a row and one
+ * split for them all: a row of a small image is a few vectors, and per-row
+ * calls cost more than the work. */
+static void split_rows(bool avx2, const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows,
+                       int64_t half, float *buf, float *e, float *o) {
+  int64_t n = W < 2 * half - pad ? W : 2 * half - pad;
   memset(buf, 0, (size_t)(rows * 2 * half) * sizeof *buf);
   for (int64_t r = 0; r < rows; r++)
-    if (h0 + r >= 0 && h0 + r < g->H) copy_floats(avx2, n, x + (h0 + r) * g->W, buf + r * 2 * half + pw);
+    if (h0 + r >= 0 && h0 + r < H) copy_floats(avx2, n, x + (h0 + r) * W, buf + r * 2 * half + pad);
   deinterleave(avx2, rows * half, buf, e, o);
 }
 
@@ -321,8 +305,8 @@ static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const f
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t rows = 2 * (rb - ra) + 2;
       float *e = split, *o = e + rows * half, *buf = o + rows * half;
-      split_rows(avx2, g, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, 2 * (ra % th_n) - g->pad[0], rows, half,
-                 buf, e, o);
+      split_rows(avx2, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1],
+                 2 * (ra % th_n) - g->pad[0], rows, half, buf, e, o);
       for (int64_t r = ra; r < rb; r++) {
         const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
         input_tiles(avx2, tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half,
@@ -385,7 +369,7 @@ int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g-
 void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *dout,
                                      const float *packed, float *du, int64_t row0, int64_t row1, float *scratch) {
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
-  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8;
+  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8, half = half_row(g);
   int64_t vs = v_stride(g, ts), ms = grad_m_stride(g, ts), kc = grad_chunk(g);
   float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
@@ -395,13 +379,16 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
     int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g);
     for (int64_t k = k0; k < k1; k++) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
       float *dk = d + (k - k0) * ts;
-      for (int64_t r = row0; r < row1 && k < Kg; r++) {
-        const float *dy = dout + ((r / th_n) * g->K + gr * Kg + k) * PQ;
-        int64_t p = 2 * (r % th_n), half = half_row(g);
-        float *s[4] = {split, split + half, split + 2 * half, split + 3 * half}, *buf = split + 8 * half;
-        split_row(avx2, dy + p * g->Q, g->Q, 0, half, buf, s[0], s[1]);
-        split_row(avx2, p + 1 < g->P ? dy + (p + 1) * g->Q : NULL, g->Q, 0, half, buf, s[2], s[3]);
-        dy_tiles(avx2, tw, s[0], s[1], s[2], s[3], dk + (r - row0) * tw, ms);
+      for (int64_t ra = row0, rb; ra < row1 && k < Kg; ra = rb) {
+        rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+        int64_t rows = 2 * (rb - ra);
+        float *e = split, *o = e + rows * half, *buf = o + rows * half;
+        split_rows(avx2, dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, half,
+                   buf, e, o);
+        for (int64_t r = ra; r < rb; r++) {
+          const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
+          dy_tiles(avx2, tw, e0, o0, e0 + half, o0 + half, dk + (r - row0) * tw, ms);
+        }
       }
       for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
         if (k < Kg) cnn_implicit_zero_tail(dk + xi * ms, T);
