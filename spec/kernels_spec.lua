@@ -360,6 +360,18 @@ describe("pooling kernels", function()
     assert.are.equal(1, dx:get(1, 1, 2))
   end)
 
+  -- check() under the default kernels and under the portable ones (which run the SSE2 paths); an
+  -- error names the set
+  local function on_both_sets(check)
+    local before = cnn.isa()
+    for _, isa in ipairs({ before, "scalar" }) do
+      cnn.set_isa(isa)
+      local ok, err = pcall(check)
+      cnn.set_isa(before)
+      if not ok then error(isa .. ": " .. tostring(err), 0) end
+    end
+  end
+
   -- 2x2 max pooling of a random N x C x H x W batch (small integers: ties; NaN; -inf) against a direct loop
   local function pool_check(shape)
     local N, C, Hh, W = table.unpack(shape)
@@ -398,19 +410,10 @@ describe("pooling kernels", function()
   it("max_pool2d 2x2 (the vectorised paths) matches a direct loop: ties, NaN, odd sizes", function()
     -- rows of 2-10 and 16 windows: SSE2 by fours, and with AVX2 by eights (all but the shortest rows)
     local shapes = { { 2, 3, 10, 18 }, { 1, 2, 7, 21 }, { 1, 1, 4, 9 }, { 2, 3, 14, 14 }, { 1, 2, 6, 7 }, { 1, 2, 4, 32 } }
-    local before = cnn.isa()
-    for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
-      cnn.set_isa(isa)
+    on_both_sets(function()
       math.randomseed(41)
-      for _, shape in ipairs(shapes) do
-        local ok, err = pcall(pool_check, shape)
-        if not ok then
-          cnn.set_isa(before)
-          error(isa .. ": " .. tostring(err), 0)
-        end
-      end
-    end
-    cnn.set_isa(before)
+      for _, shape in ipairs(shapes) do pool_check(shape) end
+    end)
   end)
 
   -- the gradient of 2x2 max pooling of random shapes against a scatter, and indices outside their windows
@@ -516,13 +519,7 @@ describe("pooling kernels", function()
   end)
 
   it("max_pool2d_backward 2x2 writes each gradient at its index, and rejects indices outside the plane", function()
-    local before = cnn.isa()
-    for _, isa in ipairs({ before, "scalar" }) do -- the portable set runs the SSE2 path
-      cnn.set_isa(isa)
-      local ok, err = pcall(pool_back_check)
-      cnn.set_isa(before)
-      if not ok then error(isa .. ": " .. tostring(err), 0) end
-    end
+    on_both_sets(pool_back_check)
   end)
 
   -- without indices (nn.MaxPool2d's way), backward finds the same maxima again: ties, NaN, -inf,
@@ -556,13 +553,7 @@ describe("pooling kernels", function()
   end
 
   it("max_pool2d without indices: backward finds the maxima forward found", function()
-    local before = cnn.isa()
-    for _, isa in ipairs({ before, "scalar" }) do
-      cnn.set_isa(isa)
-      local ok, err = pcall(pool_free_check)
-      cnn.set_isa(before)
-      if not ok then error(isa .. ": " .. tostring(err), 0) end
-    end
+    on_both_sets(pool_free_check)
   end)
 
   it("max_pool2d propagates NaN, as PyTorch", function()
