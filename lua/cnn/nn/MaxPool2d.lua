@@ -7,7 +7,6 @@ local Module = require "cnn.nn.Module"
 local is_tensor = cnn.is_tensor
 
 local MaxPool2d = Module:extend("nn.MaxPool2d")
-MaxPool2d.__transient = { output = true, grad_input = true }
 MaxPool2d.reads_output = false
 
 function MaxPool2d:__init(k, opts)
