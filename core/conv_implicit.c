@@ -210,6 +210,56 @@ TAIL(4, 1, 2)
 TAIL(6, 1, 1)
 TAIL(6, 2, 1)
 
+/* The last one or two columns of a row of products (a 14 x 14 image's 49
+ * Winograd tiles end in one), in tiles of 4 channels: each column a vector
+ * of 4 channels, np panels at a time, instead of a vector of 8 columns of
+ * which one or two count (the single column took a tenth of such a layer).
+ * Each sum runs over the taps in the same order as in the other kernels, so
+ * every column comes out the same whichever kernel takes it.
+ * c[(p*4 + i)*ldc + v] = sum over taps t < n of a[p][t][i] * x[off[t] + v],
+ * for v < nc. */
+typedef float v4 __attribute__((vector_size(4 * sizeof(float))));
+#define MADD4_FMA(a, b, c) _mm_fmadd_ps((a), (b), (c))
+#define COLUMN_BODY(np, nc, MADD)                                                                                      \
+  do {                                                                                                                 \
+    v4 acc[np][nc];                                                                                                    \
+    _Pragma("GCC unroll 8") for (int p = 0; p < np; p++) _Pragma("GCC unroll 2") for (int v = 0; v < nc; v++)         \
+        acc[p][v] = (v4){0};                                                                                           \
+    for (int64_t t = 0; t < n; t++) {                                                                                  \
+      v4 s[nc];                                                                                                        \
+      _Pragma("GCC unroll 2") for (int v = 0; v < nc; v++) {                                                           \
+        float xv = x[off[t] + v];                                                                                      \
+        s[v] = (v4){xv, xv, xv, xv};                                                                                   \
+      }                                                                                                                \
+      _Pragma("GCC unroll 8") for (int p = 0; p < np; p++) {                                                           \
+        v4 w;                                                                                                          \
+        memcpy(&w, a + (p * n + t) * 4, sizeof w);                                                                     \
+        _Pragma("GCC unroll 2") for (int v = 0; v < nc; v++) acc[p][v] = MADD(w, s[v], acc[p][v]);                     \
+      }                                                                                                                \
+    }                                                                                                                  \
+    _Pragma("GCC unroll 8") for (int p = 0; p < np; p++) _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++)          \
+        _Pragma("GCC unroll 2") for (int v = 0; v < nc; v++) c[(p * 4 + i) * ldc + v] = acc[p][v][i];                 \
+  } while (0)
+
+#define COLUMNS(np, nc)                                                                                                \
+  static void columns##np##x##nc##_base(int64_t n, const float *a, const int32_t *off, const float *x, float *c,      \
+                                        int64_t ldc) {                                                                 \
+    COLUMN_BODY(np, nc, MADD_BASE);                                                                                    \
+  }                                                                                                                    \
+  __attribute__((target("avx2,fma"))) static void columns##np##x##nc##_avx2(                                          \
+      int64_t n, const float *a, const int32_t *off, const float *x, float *c, int64_t ldc) {                          \
+    COLUMN_BODY(np, nc, MADD4_FMA);                                                                                    \
+  }
+/* Eight accumulators where there are panels enough (hiding the latency of
+ * the multiply-adds), fewer for the last. */
+COLUMNS(8, 1)
+COLUMNS(4, 1)
+COLUMNS(2, 1)
+COLUMNS(1, 1)
+COLUMNS(4, 2)
+COLUMNS(2, 2)
+COLUMNS(1, 2)
+
 /* Channels [c0, c0 + C/G) of x, zero-padded, into planes of pad_h x pad_w,
  * followed by SLACK zeros (the last tile reads past the last plane). */
 static void pad_image(const cnn_conv2d_geom *g, const float *x, float *xp) {
@@ -239,17 +289,29 @@ typedef struct {
   int np;             /* panels of the tails of one vector */
   tile_fn *tail1[3];  /* one vector, 1 .. np panels */
   tile_fn *tail2;     /* two vectors, one panel (where nr is 24) */
+  tile_fn *one[4];    /* one column: 1, 2, 4, 8 panels (where mr is 4) */
+  tile_fn *two[3];    /* two columns: 1, 2, 4 panels */
 } kernels;
 
 static kernels pick_rows(int mr) {
   bool avx2 = cnn_isa_vector_avx2();
   if (mr == 6)
     return (kernels){6, 16, 2, avx2 ? tile6_avx2 : tile6_base, avx2 ? grad6_avx2 : grad6_base, 2,
-                     {avx2 ? tail6_1x1_avx2 : tail6_1x1_base, avx2 ? tail6_2x1_avx2 : tail6_2x1_base, NULL}, NULL};
-  return (kernels){4, 24, 3, avx2 ? tile4_avx2 : tile4_base, avx2 ? grad4_avx2 : grad4_base, 3,
+                     {avx2 ? tail6_1x1_avx2 : tail6_1x1_base, avx2 ? tail6_2x1_avx2 : tail6_2x1_base, NULL}, NULL,
+                     {NULL}, {NULL}};
+  return (kernels){4,
+                   24,
+                   3,
+                   avx2 ? tile4_avx2 : tile4_base,
+                   avx2 ? grad4_avx2 : grad4_base,
+                   3,
                    {avx2 ? tail4_1x1_avx2 : tail4_1x1_base, avx2 ? tail4_2x1_avx2 : tail4_2x1_base,
                     avx2 ? tail4_3x1_avx2 : tail4_3x1_base},
-                   avx2 ? tail4_1x2_avx2 : tail4_1x2_base};
+                   avx2 ? tail4_1x2_avx2 : tail4_1x2_base,
+                   {avx2 ? columns1x1_avx2 : columns1x1_base, avx2 ? columns2x1_avx2 : columns2x1_base,
+                    avx2 ? columns4x1_avx2 : columns4x1_base, avx2 ? columns8x1_avx2 : columns8x1_base},
+                   {avx2 ? columns1x2_avx2 : columns1x2_base, avx2 ? columns2x2_avx2 : columns2x2_base,
+                    avx2 ? columns4x2_avx2 : columns4x2_base}};
 }
 void cnn_implicit_row_products(int mr, int64_t rows, int64_t cols, int64_t steps, const float *d, int64_t ld,
                                const int32_t *off, const float *x, float *c, int64_t ldc) {
@@ -285,6 +347,17 @@ void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a,
     for (int64_t kt = 0; kt < ktiles; kt++)
       for (int64_t j = jb; j < jb + JB * k.nr && j < end; j += k.nr)
         k.tile(depth, a + kt * depth * mr, off, x + j, c + kt * mr * ldc + j, ldc);
+  if (tail > 0 && tail <= 2 && k.mr == 4) { /* a column or two, as many panels at a time as there are */
+    tile_fn *const *kern = tail == 1 ? k.one : k.two;
+    int most = tail == 1 ? 3 : 2; /* log2 of the widest kernel's panels */
+    for (int64_t kt = 0; kt < ktiles;) {
+      int e = most;
+      while (((int64_t)1 << e) > ktiles - kt) e--;
+      kern[e](depth, a + kt * depth * mr, off, x + end, c + kt * mr * ldc + end, ldc);
+      kt += (int64_t)1 << e;
+    }
+    return;
+  }
   if (tail > 8) { /* two vectors: tiles of 24 */
     for (int64_t kt = 0; kt < ktiles; kt++)
       k.tail2(depth, a + kt * depth * mr, off, x + end, c + kt * mr * ldc + end, ldc);

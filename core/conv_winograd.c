@@ -57,7 +57,8 @@ int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad) {
    * threads ran 4 against 3), each as much smaller; the forward pass, in
    * blocks of fewer rows, measured no better so. */
   int64_t threads = cnn_parallel_threads(), blocks = (rows + per - 1) / per;
-  if (!grad || g->G > 1 || blocks % threads == 0) return per;
+  if (!grad) return (rows + blocks - 1) / blocks; /* as even as they go (not 13 tile rows and 1) */
+  if (g->G > 1 || blocks % threads == 0) return per;
   blocks = (blocks + threads - 1) / threads * threads;
   return (rows + blocks - 1) / blocks;
 }

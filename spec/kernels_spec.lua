@@ -82,9 +82,9 @@ describe("cnn.conv2d on each instruction set", function()
   -- with F(4x4, 3x3) (cnn.set_winograd(4)) the forward pass and input gradient
   -- are held to 2e-5 of the largest output instead (its transforms multiply
   -- by up to 8 and divide by 24: the errors are about ten times larger)
-  local function check_shapes(label, wide)
+  local function check_shapes(label, wide, list)
     cnn.seed(31)
-    for i, t in ipairs(shapes) do
+    for i, t in ipairs(list or shapes) do
       local N, C, K, Hh, W, R, S, st, pad, dil, groups = table.unpack(t)
       local opts = { stride = st, padding = pad, dilation = dil, groups = groups }
       local x, w, b = cnn.randn(N, C, Hh, W), cnn.randn(K, C // groups, R, S), cnn.randn(K)
@@ -120,6 +120,27 @@ describe("cnn.conv2d on each instruction set", function()
       cnn.set_isa(before)
     end)
   end
+
+  -- On one thread a 14x14 image's 49 Winograd tiles are one block, and rows of products end in one or two
+  -- columns (taken four channels at a time, 8, 4, 2 and 1 panels of them): 44 channels out (11 panels), 60
+  -- (15) over 50 tiles, and the implicit product's 97 positions with 20 channels out (5)
+  local narrow = {
+    { 1, 32, 44, 14, 14, 3, 3, 1, 1, 1, 1 },
+    { 2, 32, 60, 9, 9, 3, 3, 1, 1, 1, 1 },
+    { 1, 3, 20, 9, 9, 3, 3, 1, 1, 1, 1 },
+  }
+  it("agree with the naive twin on one thread, where rows of products end in a column or two", function()
+    local before, threads = cnn.isa(), cnn.get_num_threads()
+    cnn.set_num_threads(1)
+    local ok, err = true, nil
+    for _, isa in ipairs(cnn.isas()) do
+      cnn.set_isa(isa)
+      if ok then ok, err = pcall(check_shapes, isa .. ", one thread", false, narrow) end
+    end
+    cnn.set_isa(before)
+    cnn.set_num_threads(threads)
+    assert(ok, err)
+  end)
 
   it("agree with the naive twin without Winograd's algorithm, and with its 4x4 tiles", function()
     assert.are.equal(2, cnn.get_winograd()) -- the default: F(2x2, 3x3)
