@@ -103,13 +103,13 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
 }
 
 /* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
- * the input rows of a block's tile rows in one image, as they are and split
- * into even and odd columns (more than those tile rows' dy rows, or their
- * two output rows, take). */
+ * the input rows of a block's tile rows in one image split into even and odd
+ * columns (more than those tile rows' dy rows, or their two output rows,
+ * take). */
 static int64_t split_floats(const cnn_conv2d_geom *g) {
   int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
   int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
-  return 4 * rows * half_row(g);
+  return 2 * rows * half_row(g);
 }
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
   int64_t tf = row_stride(g, false), tg = row_stride(g, true);
@@ -172,27 +172,13 @@ typedef cnn_v8i v8i;
 #define LOAD8 CNN_V8_LOAD
 #define STORE8 CNN_V8_STORE
 
-/* e[j] = x[2j], o[j] = x[2j + 1] for j < n, a multiple of 8. */
-BODY void deinterleave_body(int64_t n, const float *x, float *e, float *o) {
-  for (int64_t j = 0; j < n; j += 8) {
-    v8 a = LOAD8(x + 2 * j), b = LOAD8(x + 2 * j + 8);
-    v8 ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
-    v8 od = __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
-    STORE8(e + j, ev);
-    STORE8(o + j, od);
-  }
-}
-TWICE(deinterleave, (int64_t n, const float *x, float *e, float *o), (n, x, e, o))
-
-
-
 /* V[xi][c][j], j < n rounded up to whole vectors (rows vs floats apart),
  * from the split rows d0..d3 (e and o each, a vector more): B^T down, then
  * B across. */
 #define INPUT_TILES(T, LOAD, STORE)                                                                                    \
   do {                                                                                                                 \
     T be[4][2], bo[4][2]; /* B^T d at columns 2j, 2j + 2 (be) and 2j + 1, 2j + 3 (bo) */                               \
-    for (int s = 0; s < 2; s++) {                                                                                      \
+    _Pragma("GCC unroll 4") for (int s = 0; s < 2; s++) {                                                              \
       T E0 = LOAD(e0 + j + s), E1 = LOAD(e1 + j + s), E2 = LOAD(e2 + j + s), E3 = LOAD(e3 + j + s);                    \
       T O0 = LOAD(o0 + j + s), O1 = LOAD(o1 + j + s), O2 = LOAD(o2 + j + s), O3 = LOAD(o3 + j + s);                    \
       be[0][s] = E0 - E2, bo[0][s] = O0 - O2;                                                                          \
@@ -200,7 +186,7 @@ TWICE(deinterleave, (int64_t n, const float *x, float *e, float *o), (n, x, e, o
       be[2][s] = E2 - E1, bo[2][s] = O2 - O1;                                                                          \
       be[3][s] = E1 - E3, bo[3][s] = O1 - O3;                                                                          \
     }                                                                                                                  \
-    for (int i = 0; i < 4; i++) {                                                                                      \
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                                              \
       T w0 = be[i][0] - be[i][1], w1 = bo[i][0] + be[i][1], w2 = be[i][1] - bo[i][0], w3 = bo[i][0] - bo[i][1];         \
       STORE(v + (4 * i) * vs + j, w0);                                                                                 \
       STORE(v + (4 * i + 1) * vs + j, w1);                                                                             \
@@ -214,10 +200,6 @@ BODY void input_tiles_body(int64_t n, const float *e0, const float *o0, const fl
                                int64_t vs) {
   for (int64_t j = 0; j < n; j += 8) INPUT_TILES(v8, LOAD8, STORE8);
 }
-TWICE(input_tiles,
-      (int64_t n, const float *e0, const float *o0, const float *e1, const float *o1, const float *e2, const float *o2,
-       const float *e3, const float *o3, float *v, int64_t vs),
-      (n, e0, o0, e1, o1, e2, o2, e3, o3, v, vs))
 
 
 /* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, as the
@@ -228,7 +210,7 @@ TWICE(input_tiles,
 BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1) {
   for (int64_t j = 0; j < n; j += 8) {
     v8 s0[4], s1[4];
-    for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
       v8 m0 = LOAD8(m + c * ms + j), m1 = LOAD8(m + (4 + c) * ms + j), m2 = LOAD8(m + (8 + c) * ms + j),
          m3 = LOAD8(m + (12 + c) * ms + j);
       s0[c] = m0 + m1 + m2;
@@ -244,7 +226,6 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
     STORE8(y1 + 2 * j + 8, r[3]);
   }
 }
-TWICE(output_tiles, (int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1), (n, m, ms, b, y0, y1))
 
 /* n floats from src to dst (apart), in vectors, the last one ending at n
  * (one by one below 8): rows of a small image are a few vectors, and a
@@ -260,35 +241,51 @@ BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
     STORE8(dst + i, a);
   }
 }
-TWICE(copy_floats, (int64_t n, const float *src, float *dst), (n, src, dst))
 
-/* Tile rows [ra, rb) of one image (the tiles at m) into output plane y
- * (P x Q), plus b: all their tiles in one call, to two rows of scratch
- * (whole vectors of tiles run past them), then each output row to y. */
-static void output_rows(bool avx2, const cnn_conv2d_geom *g, const float *m, int64_t mstride, int64_t ra, int64_t rb,
-                        float *y, float b, float *split) {
-  int64_t Q = g->Q, tw = tiles_w(g), th_n = tiles_h(g), n = (rb - ra) * tw;
-  float *s0 = split, *s1 = split + 2 * n + 16;
-  output_tiles(avx2, n, m, mstride, b, s0, s1);
-  for (int64_t r = ra; r < rb; r++) {
-    int64_t p = 2 * (r % th_n);
-    copy_floats(avx2, Q, s0 + 2 * (r - ra) * tw, y + p * Q);
-    if (p + 1 < g->P) copy_floats(avx2, Q, s1 + 2 * (r - ra) * tw, y + (p + 1) * Q);
+/* Floats [s, s + 8) of a row x of W floats, zero outside it: one load
+ * inside the row; at its edges the 8 floats that end (or start) the row,
+ * moved to their lanes and masked (W < 8: one by one). Built in registers:
+ * rows copied into a padded buffer first were read back before the copies
+ * had left the store queue. */
+BODY void row_vector(const float *x, int64_t W, int64_t s, v8 *out) {
+  if (s >= 0 && s + 8 <= W) {
+    *out = LOAD8(x + s);
+  } else if (s + 8 <= 0 || s >= W) {
+    *out = (v8){0};
+  } else if (W < 8) {
+    v8 v = {0};
+    for (int l = 0; l < 8; l++)
+      if (s + l >= 0 && s + l < W) v[l] = x[s + l];
+    *out = v;
+  } else {
+    int64_t b = s < 0 ? 0 : W - 8; /* lane l wants x[s + l] = x[b + (s - b + l)] */
+    v8i lane = {0, 1, 2, 3, 4, 5, 6, 7}, at = lane + (int32_t)(s - b);
+    v8i inside = (lane >= (int32_t)-s) & (lane < (int32_t)(W - s));
+    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x + b), at & 7) & inside);
   }
 }
 
 /* Rows [h0, h0 + rows) of an H x W plane x from column -pad (zero outside
  * the plane), split: e[r * half + j] = column 2j - pad of row h0 + r, o[...]
- * the column after it. buf: 2 half floats a row. One copy a row and one
- * split for them all: a row of a small image is a few vectors, and per-row
- * calls cost more than the work. */
-static void split_rows(bool avx2, const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows,
-                       int64_t half, float *buf, float *e, float *o) {
-  int64_t n = W < 2 * half - pad ? W : 2 * half - pad;
-  memset(buf, 0, (size_t)(rows * 2 * half) * sizeof *buf);
-  for (int64_t r = 0; r < rows; r++)
-    if (h0 + r >= 0 && h0 + r < H) copy_floats(avx2, n, x + (h0 + r) * W, buf + r * 2 * half + pad);
-  deinterleave(avx2, rows * half, buf, e, o);
+ * the column after it (half a multiple of 8). */
+BODY void split_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows, int64_t half,
+                          float *e, float *o) {
+  for (int64_t r = 0; r < rows; r++, e += half, o += half) {
+    bool inside = h0 + r >= 0 && h0 + r < H;
+    const float *row = inside ? x + (h0 + r) * W : x;
+    for (int64_t j = 0; j < half; j += 8) {
+      v8 ev = {0}, od = {0};
+      if (inside) {
+        v8 a, b;
+        row_vector(row, W, 2 * j - pad, &a);
+        row_vector(row, W, 2 * j - pad + 8, &b);
+        ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
+        od = __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
+      }
+      STORE8(e + j, ev);
+      STORE8(o + j, od);
+    }
+  }
 }
 
 /* V[xi][c][t] for the tiles t of tile rows [row0, row1) of group gr; with
@@ -296,33 +293,63 @@ static void split_rows(bool avx2, const float *x, int64_t H, int64_t W, int64_t 
  * weight gradient's sums over tiles read. (The forward products read it too,
  * but each column of their result depends on that column of V alone, and
  * the columns past the tiles are never stored.) The input rows of a run of
- * tile rows in one image are split at once; consecutive tile rows share two. */
-static void input_block(bool avx2, const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0,
-                        int64_t row1, float *v, int64_t ts, float *split, bool zero_tails) {
+ * tile rows in one image are split at once; consecutive tile rows share two.
+ * Compiled twice with all it calls inlined: at batch 1 the calls a row cost
+ * more than the work. */
+BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1,
+                           float *v, int64_t ts, float *split, bool zero_tails) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
   int64_t T = (row1 - row0) * tw, vs = v_stride(g, ts);
   for (int64_t c = 0; c < Cg; c++) {
     for (int64_t ra = row0, rb; ra < row1; ra = rb) {
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t rows = 2 * (rb - ra) + 2;
-      float *e = split, *o = e + rows * half, *buf = o + rows * half;
-      split_rows(avx2, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1],
-                 2 * (ra % th_n) - g->pad[0], rows, half, buf, e, o);
+      float *e = split, *o = e + rows * half;
+      split_rows_body(inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1], 2 * (ra % th_n) - g->pad[0],
+                      rows, half, e, o);
       for (int64_t r = ra; r < rb; r++) {
         const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
-        input_tiles(avx2, tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half,
-                    o0 + 3 * half, v + c * ts + (r - row0) * tw, vs);
+        input_tiles_body(tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half, o0 + 3 * half,
+                         v + c * ts + (r - row0) * tw, vs);
       }
     }
     for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
       cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
   }
 }
+TWICE(input_block,
+      (const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v, int64_t ts,
+       float *split, bool zero_tails),
+      (g, gr, inp, row0, row1, v, ts, split, zero_tails))
+
+/* The output planes of group gr from M (rows ms floats apart, tiles of tile
+ * rows [row0, row1)), plus bias: for each output channel and each run of
+ * tile rows in one image, all their tiles at once to two rows of scratch
+ * (whole vectors of tiles run past them), then each output row to its plane. */
+BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0,
+                            int64_t row1, const float *bias, float *out, int64_t ts, float *split) {
+  int64_t Kg = g->K / g->G, Q = g->Q, PQ = g->P * Q, tw = tiles_w(g), th_n = tiles_h(g);
+  for (int64_t k = 0; k < Kg; k++)
+    for (int64_t ra = row0, rb; ra < row1; ra = rb) {
+      rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+      int64_t n = (rb - ra) * tw;
+      float *s0 = split, *s1 = split + 2 * n + 16, *y = out + ((ra / th_n) * g->K + gr * Kg + k) * PQ;
+      output_tiles_body(n, m + k * ts + (ra - row0) * tw, ms, bias ? bias[gr * Kg + k] : 0.0f, s0, s1);
+      for (int64_t r = ra; r < rb; r++) {
+        int64_t p = 2 * (r % th_n);
+        copy_floats_body(Q, s0 + 2 * (r - ra) * tw, y + p * Q);
+        if (p + 1 < g->P) copy_floats_body(Q, s1 + 2 * (r - ra) * tw, y + (p + 1) * Q);
+      }
+    }
+}
+TWICE(output_block,
+      (const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0, int64_t row1, const float *bias,
+       float *out, int64_t ts, float *split),
+      (g, gr, m, ms, row0, row1, bias, out, ts, split))
 
 void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
                                  const float *bias, float *out, int64_t row0, int64_t row1, float *scratch) {
-  int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, false);
-  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw;
+  int64_t Cg = g->C / g->G, ts = row_stride(g, false), T = (row1 - row0) * tiles_w(g);
   int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
   float *v = scratch, *m = v + 16 * vs + 48, *split = m + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
@@ -331,12 +358,7 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
     cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * vs, 0, T, m + xi * ms, ts);
-  for (int64_t k = 0; k < Kg; k++)
-    for (int64_t ra = row0, rb; ra < row1; ra = rb) {
-      rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
-      output_rows(avx2, g, m + k * ts + (ra - row0) * tw, ms, ra, rb, out + ((ra / th_n) * g->K + gr * Kg + k) * PQ,
-                  bias ? bias[gr * Kg + k] : 0.0f, split);
-    }
+  output_block(avx2, g, gr, m, ms, row0, row1, bias, out, ts, split);
 }
 
 /* ---- weight gradient ---- */
@@ -348,7 +370,7 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   do {                                                                                                                 \
     T a0 = LOAD(y0e + j), b0 = LOAD(y0o + j), a1 = LOAD(y1e + j), b1 = LOAD(y1o + j);                                 \
     T ze[4] = {a0, a0 + a1, a0 - a1, -a1}, zo[4] = {b0, b0 + b1, b0 - b1, -b1};                                       \
-    for (int i = 0; i < 4; i++) {                                                                                      \
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                                              \
       T w0 = ze[i], w1 = ze[i] + zo[i], w2 = ze[i] - zo[i], w3 = -zo[i];                                              \
       STORE(d + (4 * i) * ds + j, w0);                                                                                 \
       STORE(d + (4 * i + 1) * ds + j, w1);                                                                             \
@@ -361,16 +383,36 @@ BODY void dy_tiles_body(int64_t n, const float *y0e, const float *y0o, const flo
                             int64_t ds) {
   for (int64_t j = 0; j < n; j += 8) DY_TILES(v8, LOAD8, STORE8);
 }
-TWICE(dy_tiles, (int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d, int64_t ds),
-      (n, y0e, y0o, y1e, y1o, d, ds))
 
+
+/* The transformed dy of output channel k of group gr, for the tiles of tile
+ * rows [row0, row1), at d (rows ds floats apart): as input_block, a run of
+ * tile rows in one image split at once. */
+BODY void dy_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t k, int64_t row0, int64_t row1,
+                        float *d, int64_t ds, float *split) {
+  int64_t Kg = g->K / g->G, th_n = tiles_h(g), tw = tiles_w(g), PQ = g->P * g->Q, half = half_row(g);
+  for (int64_t ra = row0, rb; ra < row1; ra = rb) {
+    rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+    int64_t rows = 2 * (rb - ra);
+    float *e = split, *o = e + rows * half;
+    split_rows_body(dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, half, e, o);
+    for (int64_t r = ra; r < rb; r++) {
+      const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
+      dy_tiles_body(tw, e0, o0, e0 + half, o0 + half, d + (r - row0) * tw, ds);
+    }
+  }
+}
+TWICE(dy_block,
+      (const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t k, int64_t row0, int64_t row1, float *d,
+       int64_t ds, float *split),
+      (g, gr, dout, k, row0, row1, d, ds, split))
 
 int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g->K * (g->C / g->G); }
 
 void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *dout,
                                      const float *packed, float *du, int64_t row0, int64_t row1, float *scratch) {
-  int64_t Kg = g->K / g->G, Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), ts = row_stride(g, true);
-  int64_t PQ = g->P * g->Q, T = (row1 - row0) * tw, steps = (T + 7) / 8, half = half_row(g);
+  int64_t Kg = g->K / g->G, Cg = g->C / g->G, ts = row_stride(g, true);
+  int64_t T = (row1 - row0) * tiles_w(g), steps = (T + 7) / 8;
   int64_t vs = v_stride(g, ts), ms = grad_m_stride(g, ts), kc = grad_chunk(g);
   float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
@@ -380,17 +422,7 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
     int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g);
     for (int64_t k = k0; k < k1; k++) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
       float *dk = d + (k - k0) * ts;
-      for (int64_t ra = row0, rb; ra < row1 && k < Kg; ra = rb) {
-        rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
-        int64_t rows = 2 * (rb - ra);
-        float *e = split, *o = e + rows * half, *buf = o + rows * half;
-        split_rows(avx2, dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, half,
-                   buf, e, o);
-        for (int64_t r = ra; r < rb; r++) {
-          const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
-          dy_tiles(avx2, tw, e0, o0, e0 + half, o0 + half, dk + (r - row0) * tw, ms);
-        }
-      }
+      if (k < Kg) dy_block(avx2, g, gr, dout, k, row0, row1, dk, ms, split);
       for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
         if (k < Kg) cnn_implicit_zero_tail(dk + xi * ms, T);
         else memset(dk + xi * ms, 0, (size_t)ts * sizeof(float));

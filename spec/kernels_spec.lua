@@ -61,6 +61,7 @@ describe("cnn.conv2d on each instruction set", function()
     { 2, 32, 64, 9, 9, 3, 3, 1, 1, 1, 1 },    -- 32 -> 64: Winograd's, and its flipped pass 64 -> 32 too
     { 2, 32, 32, 9, 9, 3, 3, 1, 1, 1, 1 },    -- 32 -> 32, 50 tiles: Winograd's
     { 1, 32, 32, 13, 13, 3, 3, 1, 0, 1, 1 },  -- 36 tiles: the implicit product; its flipped pass (49) Winograd's
+    { 12, 32, 32, 5, 6, 3, 3, 1, 1, 1, 1 },   -- rows narrower than a vector, split one float at a time
     { 1, 64, 40, 7, 7, 3, 3, 1, 1, 1, 1 },    -- 16 tiles: the implicit product
     { 3, 24, 40, 8, 8, 3, 3, 1, 1, 1, 1 },    -- fewer than 32 channels in: the implicit product
     -- with cnn.set_winograd(4), F(4x4, 3x3): 17x19 (cut tiles, 5 a row), 40 channels in, 50 out, across images;
