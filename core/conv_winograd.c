@@ -242,43 +242,64 @@ BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
   }
 }
 
-/* Floats [s, s + 8) of a row x of W floats, zero outside it: one load
- * inside the row; at its edges the 8 floats that end (or start) the row,
- * moved to their lanes and masked (W < 8: one by one). Built in registers:
- * rows copied into a padded buffer first were read back before the copies
- * had left the store queue. */
-BODY void row_vector(const float *x, int64_t W, int64_t s, v8 *out) {
-  if (s >= 0 && s + 8 <= W) {
+/* How split_rows_body builds vector q of a row of W floats padded with pad
+ * zeros on the left, columns [8q - pad, 8q - pad + 8) of the row: vectors
+ * [first, last) lie within it, one load each; the vectors across its left
+ * and right ends (left, right; -1 where there is none) load the 8 floats
+ * that start or end the row and move them to their lanes, with masks
+ * worked out once per call; the rest are zeros. Rows narrower than a vector
+ * go one float at a time. Built in registers: rows copied into a padded
+ * buffer first were read back before the copies had left the store queue. */
+typedef struct {
+  int64_t W, pad, first, last, left, right;
+  v8i left_at, left_in, right_at, right_in;
+} row_plan;
+
+BODY void plan_row(int64_t W, int64_t pad, row_plan *p) {
+  v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
+  p->W = W, p->pad = pad;
+  p->first = (pad + 7) / 8;
+  p->last = W + pad >= 8 ? (W + pad - 8) / 8 + 1 : 0; /* vectors q with 8q - pad + 8 <= W */
+  if (p->last < p->first) p->last = p->first;
+  p->left = pad % 8 && W >= 8 ? pad / 8 : -1;
+  p->right = W >= 8 && 8 * p->last - pad < W ? p->last : -1;
+  int32_t sl = (int32_t)(8 * p->left - pad), sr = (int32_t)(8 * p->right - pad); /* where they start in the row */
+  p->left_at = (lane + sl) & 7, p->left_in = lane >= -sl;               /* from the row's first 8 floats */
+  p->right_at = (lane + sr - (int32_t)(W - 8)) & 7, p->right_in = lane < (int32_t)W - sr; /* from its last 8 */
+}
+
+BODY void row_vector(const row_plan *p, const float *x, int64_t q, v8 *out) {
+  int64_t s = 8 * q - p->pad;
+  if (q >= p->first && q < p->last) {
     *out = LOAD8(x + s);
-  } else if (s + 8 <= 0 || s >= W) {
-    *out = (v8){0};
-  } else if (W < 8) {
+  } else if (q == p->left) {
+    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x), p->left_at) & p->left_in);
+  } else if (q == p->right) {
+    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x + p->W - 8), p->right_at) & p->right_in);
+  } else if (p->W < 8 && s < p->W && s + 8 > 0) {
     v8 v = {0};
     for (int l = 0; l < 8; l++)
-      if (s + l >= 0 && s + l < W) v[l] = x[s + l];
+      if (s + l >= 0 && s + l < p->W) v[l] = x[s + l];
     *out = v;
   } else {
-    int64_t b = s < 0 ? 0 : W - 8; /* lane l wants x[s + l] = x[b + (s - b + l)] */
-    v8i lane = {0, 1, 2, 3, 4, 5, 6, 7}, at = lane + (int32_t)(s - b);
-    v8i inside = (lane >= (int32_t)-s) & (lane < (int32_t)(W - s));
-    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x + b), at & 7) & inside);
+    *out = (v8){0};
   }
 }
 
-/* Rows [h0, h0 + rows) of an H x W plane x from column -pad (zero outside
- * the plane), split: e[r * half + j] = column 2j - pad of row h0 + r, o[...]
- * the column after it (half a multiple of 8). */
-BODY void split_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows, int64_t half,
+/* Rows [h0, h0 + rows) of a plane x of H rows (each as p plans), split:
+ * e[r * half + j] = column 2j - pad of row h0 + r, o[...] the column after
+ * it (half a multiple of 8). */
+BODY void split_rows_body(const row_plan *p, const float *x, int64_t H, int64_t h0, int64_t rows, int64_t half,
                           float *e, float *o) {
   for (int64_t r = 0; r < rows; r++, e += half, o += half) {
     bool inside = h0 + r >= 0 && h0 + r < H;
-    const float *row = inside ? x + (h0 + r) * W : x;
+    const float *row = inside ? x + (h0 + r) * p->W : x;
     for (int64_t j = 0; j < half; j += 8) {
       v8 ev = {0}, od = {0};
       if (inside) {
         v8 a, b;
-        row_vector(row, W, 2 * j - pad, &a);
-        row_vector(row, W, 2 * j - pad + 8, &b);
+        row_vector(p, row, j / 4, &a);
+        row_vector(p, row, j / 4 + 1, &b);
         ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
         od = __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
       }
@@ -300,13 +321,15 @@ BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *in
                            float *v, int64_t ts, float *split, bool zero_tails) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
   int64_t T = (row1 - row0) * tw, vs = v_stride(g, ts);
+  row_plan plan;
+  plan_row(g->W, g->pad[1], &plan);
   for (int64_t c = 0; c < Cg; c++) {
     for (int64_t ra = row0, rb; ra < row1; ra = rb) {
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t rows = 2 * (rb - ra) + 2;
       float *e = split, *o = e + rows * half;
-      split_rows_body(inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1], 2 * (ra % th_n) - g->pad[0],
-                      rows, half, e, o);
+      split_rows_body(&plan, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, 2 * (ra % th_n) - g->pad[0], rows,
+                      half, e, o);
       for (int64_t r = ra; r < rb; r++) {
         const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
         input_tiles_body(tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half, o0 + 3 * half,
@@ -391,11 +414,13 @@ BODY void dy_tiles_body(int64_t n, const float *y0e, const float *y0o, const flo
 BODY void dy_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t k, int64_t row0, int64_t row1,
                         float *d, int64_t ds, float *split) {
   int64_t Kg = g->K / g->G, th_n = tiles_h(g), tw = tiles_w(g), PQ = g->P * g->Q, half = half_row(g);
+  row_plan plan;
+  plan_row(g->Q, 0, &plan);
   for (int64_t ra = row0, rb; ra < row1; ra = rb) {
     rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
     int64_t rows = 2 * (rb - ra);
     float *e = split, *o = e + rows * half;
-    split_rows_body(dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, half, e, o);
+    split_rows_body(&plan, dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, 2 * (ra % th_n), rows, half, e, o);
     for (int64_t r = ra; r < rb; r++) {
       const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
       dy_tiles_body(tw, e0, o0, e0 + half, o0 + half, d + (r - row0) * tw, ds);
