@@ -445,7 +445,8 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
     j.packed = packed_weights(g, weight, pack, size, packed_space(space, work), packs);
     int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
     int64_t per = four ? cnn_conv2d_winograd4_block_rows(g) : cnn_conv2d_winograd_block_rows(g, false);
-    int64_t parts = cnn_parallel_threads() > 1 ? 2 * cnn_parallel_threads() / g->G : 1; /* blocks enough for every thread, when there are rows */
+    /* blocks enough for every thread, when there are rows (one thread: one block) */
+    int64_t parts = cnn_parallel_threads() > 1 ? 2 * cnn_parallel_threads() / g->G : 1;
     if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
     j.chunk = per;
     j.chunks = (rows + per - 1) / per;

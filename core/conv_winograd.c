@@ -89,9 +89,14 @@ static int64_t grad_chunk(const cnn_conv2d_geom *g) {
 }
 static int64_t grad_m_stride(const cnn_conv2d_geom *g, int64_t ts) { return grad_chunk(g) * ts + 16; }
 
-/* Floats of a split half-row: the tiles_w + 1 columns a tile row reads, as
- * many as its whole vectors of tiles read (up to a vector past them). */
-static int64_t half_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 8 + 8; }
+/* Floats of a padded input (or dy) row: the columns its whole vectors of 8
+ * tiles read, 16 each and 2 past the last. */
+static int64_t padded_row(const cnn_conv2d_geom *g) { return (tiles_w(g) + 7) / 8 * 16 + 8; }
+
+/* The transforms pad this many channels' rows of a run of tile rows before
+ * they read any of them back (the rows' stores have then left the store
+ * queue). */
+#define PAD_CHANNELS 4
 
 bool cnn_conv2d_winograd_ok(const cnn_conv2d_geom *g) {
   return g->R == 3 && g->S == 3 && g->stride[0] == 1 && g->stride[1] == 1 && g->dil[0] == 1 && g->dil[1] == 1 &&
@@ -103,13 +108,13 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
 }
 
 /* V (16 rows per channel), M (16 rows per output channel, whole tiles), and
- * the input rows of a block's tile rows in one image split into even and odd
- * columns (more than those tile rows' dy rows, or their two output rows,
+ * PAD_CHANNELS channels' padded input rows of a block's tile rows in one
+ * image (more than those tile rows' dy rows, or their two output rows,
  * take). */
 static int64_t split_floats(const cnn_conv2d_geom *g) {
   int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
   int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
-  return 2 * rows * half_row(g);
+  return PAD_CHANNELS * rows * padded_row(g);
 }
 int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
   int64_t tf = row_stride(g, false), tg = row_stride(g, true);
@@ -172,35 +177,40 @@ typedef cnn_v8i v8i;
 #define LOAD8 CNN_V8_LOAD
 #define STORE8 CNN_V8_STORE
 
+/* The even and odd floats of (a, b): a shuffle within each half of the
+ * vectors, then one of their 64-bit quarters. */
+#define QUARTERS ((v8i){0, 1, 4, 5, 2, 3, 6, 7})
+#define EVENS(a, b) __builtin_shuffle(__builtin_shuffle(a, b, (v8i){0, 2, 8, 10, 4, 6, 12, 14}), QUARTERS)
+#define ODDS(a, b) __builtin_shuffle(__builtin_shuffle(a, b, (v8i){1, 3, 9, 11, 5, 7, 13, 15}), QUARTERS)
+
 /* V[xi][c][j], j < n rounded up to whole vectors (rows vs floats apart),
- * from the split rows d0..d3 (e and o each, a vector more): B^T down, then
- * B across. */
-#define INPUT_TILES(T, LOAD, STORE)                                                                                    \
-  do {                                                                                                                 \
-    T be[4][2], bo[4][2]; /* B^T d at columns 2j, 2j + 2 (be) and 2j + 1, 2j + 3 (bo) */                               \
-    _Pragma("GCC unroll 4") for (int s = 0; s < 2; s++) {                                                              \
-      T E0 = LOAD(e0 + j + s), E1 = LOAD(e1 + j + s), E2 = LOAD(e2 + j + s), E3 = LOAD(e3 + j + s);                    \
-      T O0 = LOAD(o0 + j + s), O1 = LOAD(o1 + j + s), O2 = LOAD(o2 + j + s), O3 = LOAD(o3 + j + s);                    \
-      be[0][s] = E0 - E2, bo[0][s] = O0 - O2;                                                                          \
-      be[1][s] = E1 + E2, bo[1][s] = O1 + O2;                                                                          \
-      be[2][s] = E2 - E1, bo[2][s] = O2 - O1;                                                                          \
-      be[3][s] = E1 - E3, bo[3][s] = O1 - O3;                                                                          \
-    }                                                                                                                  \
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                                              \
-      T w0 = be[i][0] - be[i][1], w1 = bo[i][0] + be[i][1], w2 = be[i][1] - bo[i][0], w3 = bo[i][0] - bo[i][1];         \
-      STORE(v + (4 * i) * vs + j, w0);                                                                                 \
-      STORE(v + (4 * i + 1) * vs + j, w1);                                                                             \
-      STORE(v + (4 * i + 2) * vs + j, w2);                                                                             \
-      STORE(v + (4 * i + 3) * vs + j, w3);                                                                             \
-    }                                                                                                                  \
-  } while (0)
-
-BODY void input_tiles_body(int64_t n, const float *e0, const float *o0, const float *e1, const float *o1,
-                               const float *e2, const float *o2, const float *e3, const float *o3, float *v,
-                               int64_t vs) {
-  for (int64_t j = 0; j < n; j += 8) INPUT_TILES(v8, LOAD8, STORE8);
+ * from the four padded input rows at p (wp floats apart): each row split
+ * into even and odd columns in registers, at column 2j and 2j + 2; B^T
+ * down, then B across. */
+BODY void input_tiles_body(int64_t n, const float *p, int64_t wp, float *v, int64_t vs) {
+  for (int64_t j = 0; j < n; j += 8) {
+    v8 e[4][2], o[4][2]; /* row q at columns 2j + 2t + 2s (e) and the ones after them (o), tiles t < 8 */
+    _Pragma("GCC unroll 4") for (int q = 0; q < 4; q++) {
+      const float *r = p + q * wp + 2 * j;
+      v8 a = LOAD8(r), b = LOAD8(r + 8), c = LOAD8(r + 2), d = LOAD8(r + 10);
+      e[q][0] = EVENS(a, b), o[q][0] = ODDS(a, b), e[q][1] = EVENS(c, d), o[q][1] = ODDS(c, d);
+    }
+    v8 be[4][2], bo[4][2]; /* B^T d at columns 2j, 2j + 2 (be) and 2j + 1, 2j + 3 (bo) */
+    _Pragma("GCC unroll 2") for (int s = 0; s < 2; s++) {
+      be[0][s] = e[0][s] - e[2][s], bo[0][s] = o[0][s] - o[2][s];
+      be[1][s] = e[1][s] + e[2][s], bo[1][s] = o[1][s] + o[2][s];
+      be[2][s] = e[2][s] - e[1][s], bo[2][s] = o[2][s] - o[1][s];
+      be[3][s] = e[1][s] - e[3][s], bo[3][s] = o[1][s] - o[3][s];
+    }
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+      v8 w0 = be[i][0] - be[i][1], w1 = bo[i][0] + be[i][1], w2 = be[i][1] - bo[i][0], w3 = bo[i][0] - bo[i][1];
+      STORE8(v + (4 * i) * vs + j, w0);
+      STORE8(v + (4 * i + 1) * vs + j, w1);
+      STORE8(v + (4 * i + 2) * vs + j, w2);
+      STORE8(v + (4 * i + 3) * vs + j, w3);
+    }
+  }
 }
-
 
 /* The 2x2 outputs of n tiles of M (16 rows ms floats apart), plus b, as the
  * two output rows y0 and y1 (n rounded up to whole vectors: M has room past
@@ -242,70 +252,17 @@ BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
   }
 }
 
-/* How split_rows_body builds vector q of a row of W floats padded with pad
- * zeros on the left, columns [8q - pad, 8q - pad + 8) of the row: vectors
- * [first, last) lie within it, one load each; the vectors across its left
- * and right ends (left, right; -1 where there is none) load the 8 floats
- * that start or end the row and move them to their lanes, with masks
- * worked out once per call; the rest are zeros. Rows narrower than a vector
- * go one float at a time. Built in registers: rows copied into a padded
- * buffer first were read back before the copies had left the store queue. */
-typedef struct {
-  int64_t W, pad, first, last, left, right;
-  v8i left_at, left_in, right_at, right_in;
-} row_plan;
-
-BODY void plan_row(int64_t W, int64_t pad, row_plan *p) {
-  v8i lane = {0, 1, 2, 3, 4, 5, 6, 7};
-  p->W = W, p->pad = pad;
-  p->first = (pad + 7) / 8;
-  p->last = W + pad >= 8 ? (W + pad - 8) / 8 + 1 : 0; /* vectors q with 8q - pad + 8 <= W */
-  if (p->last < p->first) p->last = p->first;
-  p->left = pad % 8 && W >= 8 ? pad / 8 : -1;
-  p->right = W >= 8 && 8 * p->last - pad < W ? p->last : -1;
-  int32_t sl = (int32_t)(8 * p->left - pad), sr = (int32_t)(8 * p->right - pad); /* where they start in the row */
-  p->left_at = (lane + sl) & 7, p->left_in = lane >= -sl;               /* from the row's first 8 floats */
-  p->right_at = (lane + sr - (int32_t)(W - 8)) & 7, p->right_in = lane < (int32_t)W - sr; /* from its last 8 */
-}
-
-BODY void row_vector(const row_plan *p, const float *x, int64_t q, v8 *out) {
-  int64_t s = 8 * q - p->pad;
-  if (q >= p->first && q < p->last) {
-    *out = LOAD8(x + s);
-  } else if (q == p->left) {
-    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x), p->left_at) & p->left_in);
-  } else if (q == p->right) {
-    *out = (v8)((v8i)__builtin_shuffle(LOAD8(x + p->W - 8), p->right_at) & p->right_in);
-  } else if (p->W < 8 && s < p->W && s + 8 > 0) {
-    v8 v = {0};
-    for (int l = 0; l < 8; l++)
-      if (s + l >= 0 && s + l < p->W) v[l] = x[s + l];
-    *out = v;
-  } else {
-    *out = (v8){0};
-  }
-}
-
-/* Rows [h0, h0 + rows) of a plane x of H rows (each as p plans), split:
- * e[r * half + j] = column 2j - pad of row h0 + r, o[...] the column after
- * it (half a multiple of 8). */
-BODY void split_rows_body(const row_plan *p, const float *x, int64_t H, int64_t h0, int64_t rows, int64_t half,
-                          float *e, float *o) {
-  for (int64_t r = 0; r < rows; r++, e += half, o += half) {
-    bool inside = h0 + r >= 0 && h0 + r < H;
-    const float *row = inside ? x + (h0 + r) * p->W : x;
-    for (int64_t j = 0; j < half; j += 8) {
-      v8 ev = {0}, od = {0};
-      if (inside) {
-        v8 a, b;
-        row_vector(p, row, j / 4, &a);
-        row_vector(p, row, j / 4 + 1, &b);
-        ev = __builtin_shuffle(a, b, (v8i){0, 2, 4, 6, 8, 10, 12, 14});
-        od = __builtin_shuffle(a, b, (v8i){1, 3, 5, 7, 9, 11, 13, 15});
-      }
-      STORE8(e + j, ev);
-      STORE8(o + j, od);
-    }
+/* Rows [h0, h0 + rows) of an H x W plane x, each into a row of wp floats at
+ * p: pad zeros, the row, zeros (rows outside the plane all zeros). Stores
+ * only, read back once PAD_CHANNELS channels are done: rows padded and read
+ * back at once waited for their stores, and rows built in registers for
+ * their edges. */
+BODY void pad_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows, int64_t wp,
+                        float *p) {
+  int64_t n = W < wp - pad ? W : wp - pad;
+  for (int64_t r = 0; r < rows; r++, p += wp) {
+    for (int64_t i = 0; i < wp; i += 8) STORE8(p + i, (v8){0});
+    if (h0 + r >= 0 && h0 + r < H && n > 0) copy_floats_body(n, x + (h0 + r) * W, p + pad);
   }
 }
 
@@ -314,30 +271,28 @@ BODY void split_rows_body(const row_plan *p, const float *x, int64_t H, int64_t 
  * weight gradient's sums over tiles read. (The forward products read it too,
  * but each column of their result depends on that column of V alone, and
  * the columns past the tiles are never stored.) The input rows of a run of
- * tile rows in one image are split at once; consecutive tile rows share two.
+ * tile rows in one image are padded at once; consecutive tile rows share two.
  * Compiled twice with all it calls inlined: at batch 1 the calls a row cost
  * more than the work. */
 BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1,
                            float *v, int64_t ts, float *split, bool zero_tails) {
-  int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, half = half_row(g);
+  int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, wp = padded_row(g);
   int64_t T = (row1 - row0) * tw, vs = v_stride(g, ts);
-  row_plan plan;
-  plan_row(g->W, g->pad[1], &plan);
-  for (int64_t c = 0; c < Cg; c++) {
+  for (int64_t c0 = 0; c0 < Cg; c0 += PAD_CHANNELS) {
+    int64_t c1 = c0 + PAD_CHANNELS < Cg ? c0 + PAD_CHANNELS : Cg;
     for (int64_t ra = row0, rb; ra < row1; ra = rb) {
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t rows = 2 * (rb - ra) + 2;
-      float *e = split, *o = e + rows * half;
-      split_rows_body(&plan, inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, 2 * (ra % th_n) - g->pad[0], rows,
-                      half, e, o);
-      for (int64_t r = ra; r < rb; r++) {
-        const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
-        input_tiles_body(tw, e0, o0, e0 + half, o0 + half, e0 + 2 * half, o0 + 2 * half, e0 + 3 * half, o0 + 3 * half,
-                         v + c * ts + (r - row0) * tw, vs);
-      }
+      for (int64_t c = c0; c < c1; c++)
+        pad_rows_body(inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1], 2 * (ra % th_n) - g->pad[0],
+                      rows, wp, split + (c - c0) * rows * wp);
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t r = ra; r < rb; r++)
+          input_tiles_body(tw, split + ((c - c0) * rows + 2 * (r - ra)) * wp, wp, v + c * ts + (r - row0) * tw, vs);
     }
-    for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
-      cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
+    for (int64_t c = c0; c < c1; c++)
+      for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
+        cnn_implicit_zero_tail(v + xi * vs + c * ts, T);
   }
 }
 TWICE(input_block,
@@ -386,51 +341,47 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
 
 /* ---- weight gradient ---- */
 
-/* dU[xi] = (A dy A^T)[xi] of n tiles, from the even and odd columns of the
- * two dy rows of a tile row (n + 1 floats each). With A = [1 0; 1 1; 1 -1;
- * 0 -1]: down, z = y0, y0 + y1, y0 - y1, -y1; across, the same. */
-#define DY_TILES(T, LOAD, STORE)                                                                                       \
-  do {                                                                                                                 \
-    T a0 = LOAD(y0e + j), b0 = LOAD(y0o + j), a1 = LOAD(y1e + j), b1 = LOAD(y1o + j);                                 \
-    T ze[4] = {a0, a0 + a1, a0 - a1, -a1}, zo[4] = {b0, b0 + b1, b0 - b1, -b1};                                       \
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {                                                              \
-      T w0 = ze[i], w1 = ze[i] + zo[i], w2 = ze[i] - zo[i], w3 = -zo[i];                                              \
-      STORE(d + (4 * i) * ds + j, w0);                                                                                 \
-      STORE(d + (4 * i + 1) * ds + j, w1);                                                                             \
-      STORE(d + (4 * i + 2) * ds + j, w2);                                                                             \
-      STORE(d + (4 * i + 3) * ds + j, w3);                                                                             \
-    }                                                                                                                  \
-  } while (0)
-
-BODY void dy_tiles_body(int64_t n, const float *y0e, const float *y0o, const float *y1e, const float *y1o, float *d,
-                            int64_t ds) {
-  for (int64_t j = 0; j < n; j += 8) DY_TILES(v8, LOAD8, STORE8);
-}
-
-
-/* The transformed dy of output channel k of group gr, for the tiles of tile
- * rows [row0, row1), at d (rows ds floats apart): as input_block, a run of
- * tile rows in one image split at once. */
-BODY void dy_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t k, int64_t row0, int64_t row1,
-                        float *d, int64_t ds, float *split) {
-  int64_t Kg = g->K / g->G, th_n = tiles_h(g), tw = tiles_w(g), PQ = g->P * g->Q, half = half_row(g);
-  row_plan plan;
-  plan_row(g->Q, 0, &plan);
-  for (int64_t ra = row0, rb; ra < row1; ra = rb) {
-    rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
-    int64_t rows = 2 * (rb - ra);
-    float *e = split, *o = e + rows * half;
-    split_rows_body(&plan, dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, 2 * (ra % th_n), rows, half, e, o);
-    for (int64_t r = ra; r < rb; r++) {
-      const float *e0 = e + 2 * (r - ra) * half, *o0 = o + 2 * (r - ra) * half;
-      dy_tiles_body(tw, e0, o0, e0 + half, o0 + half, d + (r - row0) * tw, ds);
+/* dU[xi] = (A dy A^T)[xi] of n tiles, from the two padded dy rows at p (wp
+ * floats apart) of a tile row, split into even and odd columns in
+ * registers. With A = [1 0; 1 1; 1 -1; 0 -1]: down, z = y0, y0 + y1,
+ * y0 - y1, -y1; across, the same. */
+BODY void dy_tiles_body(int64_t n, const float *p, int64_t wp, float *d, int64_t ds) {
+  for (int64_t j = 0; j < n; j += 8) {
+    v8 a = LOAD8(p + 2 * j), b = LOAD8(p + 2 * j + 8), c = LOAD8(p + wp + 2 * j), e = LOAD8(p + wp + 2 * j + 8);
+    v8 a0 = EVENS(a, b), b0 = ODDS(a, b), a1 = EVENS(c, e), b1 = ODDS(c, e);
+    v8 ze[4] = {a0, a0 + a1, a0 - a1, -a1}, zo[4] = {b0, b0 + b1, b0 - b1, -b1};
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+      v8 w0 = ze[i], w1 = ze[i] + zo[i], w2 = ze[i] - zo[i], w3 = -zo[i];
+      STORE8(d + (4 * i) * ds + j, w0);
+      STORE8(d + (4 * i + 1) * ds + j, w1);
+      STORE8(d + (4 * i + 2) * ds + j, w2);
+      STORE8(d + (4 * i + 3) * ds + j, w3);
     }
   }
 }
+
+/* The transformed dy of output channels [ka, kb) of group gr (at most
+ * PAD_CHANNELS), for the tiles of tile rows [row0, row1), at d (rows ds
+ * floats apart, a row of ts floats for each channel): as input_block, the
+ * dy rows of a run of tile rows in one image padded at once. */
+BODY void dy_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t ka, int64_t kb, int64_t row0,
+                        int64_t row1, float *d, int64_t ds, int64_t ts, float *split) {
+  int64_t Kg = g->K / g->G, th_n = tiles_h(g), tw = tiles_w(g), PQ = g->P * g->Q, wp = padded_row(g);
+  for (int64_t ra = row0, rb; ra < row1; ra = rb) {
+    rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
+    int64_t rows = 2 * (rb - ra);
+    for (int64_t k = ka; k < kb; k++)
+      pad_rows_body(dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, wp,
+                    split + (k - ka) * rows * wp);
+    for (int64_t k = ka; k < kb; k++)
+      for (int64_t r = ra; r < rb; r++)
+        dy_tiles_body(tw, split + ((k - ka) * rows + 2 * (r - ra)) * wp, wp, d + (k - ka) * ts + (r - row0) * tw, ds);
+  }
+}
 TWICE(dy_block,
-      (const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t k, int64_t row0, int64_t row1, float *d,
-       int64_t ds, float *split),
-      (g, gr, dout, k, row0, row1, d, ds, split))
+      (const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t ka, int64_t kb, int64_t row0, int64_t row1,
+       float *d, int64_t ds, int64_t ts, float *split),
+      (g, gr, dout, ka, kb, row0, row1, d, ds, ts, split))
 
 int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g->K * (g->C / g->G); }
 
@@ -445,9 +396,12 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
   input_block(avx2, g, gr, inp, row0, row1, v, ts, split, true);
   for (int64_t k0 = 0; k0 < Kg; k0 += kc) {
     int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g);
-    for (int64_t k = k0; k < k1; k++) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
+    for (int64_t ka = k0; ka < k1 && ka < Kg; ka += PAD_CHANNELS) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
+      int64_t kb = ka + PAD_CHANNELS < k1 ? ka + PAD_CHANNELS : k1;
+      dy_block(avx2, g, gr, dout, ka, kb < Kg ? kb : Kg, row0, row1, d + (ka - k0) * ts, ms, ts, split);
+    }
+    for (int64_t k = k0; k < k1; k++) {
       float *dk = d + (k - k0) * ts;
-      if (k < Kg) dy_block(avx2, g, gr, dout, k, row0, row1, dk, ms, split);
       for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
         if (k < Kg) cnn_implicit_zero_tail(dk + xi * ms, T);
         else memset(dk + xi * ms, 0, (size_t)ts * sizeof(float));
