@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "activation.h"
 #include "conv_direct.h"
 #include "conv_implicit.h"
 #include "conv_winograd.h"
@@ -283,6 +284,7 @@ typedef struct {
   int64_t block_at;      /* forward of image groups: where a thread's output block starts in its space */
   bool ran[CNN_MAX_THREADS]; /* weight gradient: the threads that filled their private buffer */
   const float *packed;       /* forward through the implicit product: the packed weights */
+  bool relu;                 /* forward: rectify the output in the kernel */
 } conv_job;
 
 /* Columns of the product: from column j0 of the column matrix of image x, on
@@ -371,8 +373,8 @@ static void winograd_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   int64_t rows = four ? cnn_conv2d_winograd4_rows(g) : cnn_conv2d_winograd_rows(g);
   for (int64_t i = i0; i < i1; i++) {
     int64_t gr = i / j->chunks, r0 = i % j->chunks * j->chunk, r1 = r0 + j->chunk < rows ? r0 + j->chunk : rows;
-    (four ? cnn_conv2d_winograd4_forward : cnn_conv2d_winograd_forward)(g, gr, j->inp, j->packed, j->bias, j->out,
-                                                                        r0, r1, scratch);
+    if (four) cnn_conv2d_winograd4_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch);
+    else cnn_conv2d_winograd_forward(g, gr, j->inp, j->packed, j->bias, j->out, r0, r1, scratch, j->relu);
   }
 }
 
@@ -425,9 +427,10 @@ static const float *packed_weights(const cnn_conv2d_geom *g, const float *weight
 
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient); packs: the cache of transformed weights, or
- * NULL. */
+ * NULL; relu: the output rectified, by F(2x2, 3x3)'s output transform or
+ * else in a pass over it while it is in cache. */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
-                    float *work, const cnn_conv2d_geom *space, cnn_packs *packs) {
+                    float *work, const cnn_conv2d_geom *space, cnn_packs *packs, bool relu) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
   int64_t macs = planes * (g->K / g->G) * (g->C / g->G) * g->R * g->S * PQ;
   int64_t chunks = planes >= want || macs < SPLIT_MACS || want < 4 ? 1 : (want + planes - 1) / planes;
@@ -435,7 +438,7 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   if (chunk > PQ) chunk = PQ;
   chunks = (PQ + chunk - 1) / chunk;
   conv_job j = {g,      inp,   weight, bias, NULL, out, NULL, NULL, thread_space(space, work, 0), chunk, chunks,
-                thread_work(space), 0, {false}, NULL};
+                thread_work(space), 0, {false}, NULL, false};
   if (space == g && direct(g)) { /* its scratch is sized for g only */
     cnn_parallel_for(planes, cnn_parallel_grain((g->K / g->G) * g->R * g->S * PQ), direct_items, &j);
   } else if (winograd(g)) {
@@ -450,6 +453,7 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
     if (parts > 1 && (rows + per - 1) / per < parts) per = (rows + parts - 1) / parts;
     j.chunk = per;
     j.chunks = (rows + per - 1) / per;
+    j.relu = relu && !four;
     cnn_parallel_for(g->G * j.chunks, cnn_parallel_grain(macs / (g->G * j.chunks)), winograd_items, &j);
   } else if (implicit(g)) {
     const float *packed = packed_weights(g, weight, cnn_conv2d_implicit_pack, cnn_conv2d_implicit_packed_size(g),
@@ -468,11 +472,12 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
   } else {
     cnn_parallel_for(planes * chunks, cnn_parallel_grain(macs / (planes * chunks)), forward_items, &j);
   }
+  if (relu && !j.relu) cnn_relu_inplace(g->N * g->K * PQ, out);
 }
 
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *work, cnn_packs *packs) {
-  forward(g, inp, weight, bias, out, work, g, packs);
+                        float *out, float *work, cnn_packs *packs, bool relu) {
+  forward(g, inp, weight, bias, out, work, g, packs, relu);
 }
 
 /* Strided case: per image and group, col = weight^T @ dout, folded back. */
@@ -495,7 +500,7 @@ static void backward_input_images(void *ctx, int64_t n0, int64_t n1, int thread)
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work) {
   if (!flippable(g)) {
-    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0, {false}, NULL};
+    conv_job j = {g, NULL, weight, NULL, dout, NULL, dinp, NULL, work, 0, 0, 0, 0, {false}, NULL, false};
     cnn_parallel_for(g->N, cnn_parallel_grain(weight_size(g) * g->P * g->Q), backward_input_images, &j);
     return;
   }
@@ -509,7 +514,7 @@ void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, cons
         for (int64_t t = 0; t < RS; t++)
           flipped[((gr * Cg + c) * Kg + k) * RS + t] = weight[((gr * Kg + k) * Cg + c) * RS + RS - 1 - t];
   cnn_conv2d_geom f = flip_geom(g);
-  forward(&f, dout, flipped, NULL, dinp, work, g, NULL);
+  forward(&f, dout, flipped, NULL, dinp, work, g, NULL, false);
 }
 
 /* Thread 0 accumulates into dweight itself, the others into private buffers
@@ -596,7 +601,7 @@ void cnn_conv2d_backward_params(const cnn_conv2d_geom *g, const float *inp, cons
                                 float *dbias, float *work) {
   int64_t PQ = g->P * g->Q;
   if (dweight) {
-    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}, NULL};
+    conv_job j = {g, inp, NULL, NULL, dout, NULL, NULL, dweight, work, 0, 0, 0, 0, {false}, NULL, false};
     if (winograd(g)) {
       winograd_grad(g, &j);
       goto bias;

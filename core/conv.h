@@ -47,9 +47,10 @@ int cnn_conv2d_get_winograd(void);
 /* Floats of workspace the fast kernels need with the current thread count. */
 int64_t cnn_conv2d_workspace_size(const cnn_conv2d_geom *g);
 
-/* out = conv(inp, weight) + bias; packs (conv_packs.h) may be NULL. */
+/* out = conv(inp, weight) + bias, with relu rectified (NaN stays NaN);
+ * packs (conv_packs.h) may be NULL. */
 void cnn_conv2d_forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias,
-                        float *out, float *work, cnn_packs *packs);
+                        float *out, float *work, cnn_packs *packs, bool relu);
 /* dinp = d loss / d inp (overwritten) */
 void cnn_conv2d_backward_input(const cnn_conv2d_geom *g, const float *dout, const float *weight, float *dinp,
                                float *work);

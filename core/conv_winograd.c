@@ -217,7 +217,7 @@ BODY void input_tiles_body(int64_t n, const float *p, int64_t wp, float *v, int6
  * the tiles, y0 and y1 two vectors more). */
 #define INTERLEAVE_LO ((v8i){0, 8, 1, 9, 2, 10, 3, 11})
 #define INTERLEAVE_HI ((v8i){4, 12, 5, 13, 6, 14, 7, 15})
-BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1) {
+BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1, bool relu) {
   for (int64_t j = 0; j < n; j += 8) {
     v8 s0[4], s1[4];
     _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
@@ -228,6 +228,10 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
     }
     v8 e0 = s0[0] + s0[1] + s0[2] + b, o0 = s0[1] - s0[2] - s0[3] + b; /* then A across: even, odd columns */
     v8 e1 = s1[0] + s1[1] + s1[2] + b, o1 = s1[1] - s1[2] - s1[3] + b;
+    if (relu) { /* zero where below zero (NaN stays NaN, as cnn.relu) */
+      e0 = (v8)((v8i)e0 & ~(e0 < 0.0f)), o0 = (v8)((v8i)o0 & ~(o0 < 0.0f));
+      e1 = (v8)((v8i)e1 & ~(e1 < 0.0f)), o1 = (v8)((v8i)o1 & ~(o1 < 0.0f));
+    }
     v8 r[4] = {__builtin_shuffle(e0, o0, INTERLEAVE_LO), __builtin_shuffle(e0, o0, INTERLEAVE_HI),
                __builtin_shuffle(e1, o1, INTERLEAVE_LO), __builtin_shuffle(e1, o1, INTERLEAVE_HI)};
     STORE8(y0 + 2 * j, r[0]);
@@ -305,14 +309,14 @@ TWICE(input_block,
  * tile rows in one image, all their tiles at once to two rows of scratch
  * (whole vectors of tiles run past them), then each output row to its plane. */
 BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0,
-                            int64_t row1, const float *bias, float *out, int64_t ts, float *split) {
+                            int64_t row1, const float *bias, float *out, int64_t ts, float *split, bool relu) {
   int64_t Kg = g->K / g->G, Q = g->Q, PQ = g->P * Q, tw = tiles_w(g), th_n = tiles_h(g);
   for (int64_t k = 0; k < Kg; k++)
     for (int64_t ra = row0, rb; ra < row1; ra = rb) {
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t n = (rb - ra) * tw;
       float *s0 = split, *s1 = split + 2 * n + 16, *y = out + ((ra / th_n) * g->K + gr * Kg + k) * PQ;
-      output_tiles_body(n, m + k * ts + (ra - row0) * tw, ms, bias ? bias[gr * Kg + k] : 0.0f, s0, s1);
+      output_tiles_body(n, m + k * ts + (ra - row0) * tw, ms, bias ? bias[gr * Kg + k] : 0.0f, s0, s1, relu);
       for (int64_t r = ra; r < rb; r++) {
         int64_t p = 2 * (r % th_n);
         copy_floats_body(Q, s0 + 2 * (r - ra) * tw, y + p * Q);
@@ -322,11 +326,12 @@ BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m
 }
 TWICE(output_block,
       (const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0, int64_t row1, const float *bias,
-       float *out, int64_t ts, float *split),
-      (g, gr, m, ms, row0, row1, bias, out, ts, split))
+       float *out, int64_t ts, float *split, bool relu),
+      (g, gr, m, ms, row0, row1, bias, out, ts, split, relu))
 
 void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
-                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch) {
+                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch,
+                                 bool relu) {
   int64_t Cg = g->C / g->G, ts = row_stride(g, false), T = (row1 - row0) * tiles_w(g);
   int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
   float *v = scratch, *m = v + 16 * vs + 48, *split = m + 16 * ms;
@@ -336,7 +341,7 @@ void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
     cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * vs, 0, T, m + xi * ms, ts);
-  output_block(avx2, g, gr, m, ms, row0, row1, bias, out, ts, split);
+  output_block(avx2, g, gr, m, ms, row0, row1, bias, out, ts, split, relu);
 }
 
 /* ---- weight gradient ---- */

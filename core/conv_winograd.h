@@ -37,9 +37,11 @@ int64_t cnn_conv2d_winograd_block_rows(const cnn_conv2d_geom *g, bool grad);
  * weight NULL, only the offset table of the weight gradient. */
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed);
 /* Group gr of the tile rows [row0, row1) (at most a block) of inp
- * (N x C x H x W) -> out (N x K x P x Q), plus bias (or NULL). */
+ * (N x C x H x W) -> out (N x K x P x Q), plus bias (or NULL); with relu,
+ * rectified (NaN stays NaN). */
 void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
-                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch);
+                                 const float *bias, float *out, int64_t row0, int64_t row1, float *scratch,
+                                 bool relu);
 
 /* The weight gradient in the transformed domain: dU[xi] (K/G x C/G) = sum
  * over tiles of (A dy A^T)[xi] (B^T d B)[xi], then dweight += G^T dU G.

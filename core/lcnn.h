@@ -64,6 +64,7 @@ typedef struct lcnn_opts {
   int64_t stride[2], padding[2], dilation[2], groups;
   bool ceil_mode, count_include_pad;
   bool has_stride; /* whether stride was given (pools default it to the kernel size) */
+  bool relu;       /* convolution: the result rectified in the same call */
 } lcnn_opts;
 /* Reads the table at idx (none or nil: nothing to read). allowed is a
  * NULL-terminated list of accepted keys; any other key is an error naming it. */

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "activation.h"
 #include "conv.h"
 #include "lcnn.h"
 #include "local.h"
@@ -65,26 +66,30 @@ static float *grad_buffer(lua_State *L, int idx, const cnn_tensor *param, const 
 /* ---- convolution ---- */
 
 static const char *const conv_keys[] = {"stride", "padding", "dilation", "groups", NULL};
+static const char *const forward_keys[] = {"stride", "padding", "dilation", "groups", "relu", NULL};
 
 typedef struct {
   cnn_tensor *x, *w, *b; /* contiguous */
   cnn_conv2d_geom g;
+  bool relu;
 } conv_call;
 
-/* Reads x, w, b (b_idx 0: none) and the options, and checks them together. */
-static conv_call conv_setup(lua_State *L, int b_idx, int opts_idx, const char *fname) {
+/* Reads x, w, b (b_idx 0: none) and the options (a forward pass's may ask
+ * for relu), and checks them together. */
+static conv_call conv_setup(lua_State *L, int b_idx, int opts_idx, bool forward, const char *fname) {
   conv_call c = {0};
   cnn_tensor *x = lcnn_checktensor(L, 1), *w = lcnn_checktensor(L, 2), *b = b_idx ? lcnn_checktensor(L, b_idx) : NULL;
   int64_t xs[4];
   image_shape(L, x, xs, fname);
   lcnn_checkrank(L, w, 4, "weight (out x in/groups x kh x kw)", fname);
   if (b) lcnn_checkrank(L, b, 1, "bias", fname);
-  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
-  lcnn_readopts(L, opts_idx, conv_keys, &o, fname);
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false, false};
+  lcnn_readopts(L, opts_idx, forward ? forward_keys : conv_keys, &o, fname);
   cnn_error err;
   if (cnn_conv2d_geom_init(&c.g, xs, w->shape, b ? b->shape[0] : 0, b != NULL, o.stride, o.padding, o.dilation,
                            o.groups, &err) != CNN_OK)
     lcnn_error(L, fname, "%s", err.msg);
+  c.relu = o.relu;
   c.x = lcnn_contiguous(L, 1);
   c.w = lcnn_contiguous(L, 2);
   c.b = b ? lcnn_contiguous(L, b_idx) : NULL;
@@ -169,12 +174,13 @@ static int conv_forward(lua_State *L, bool naive, const char *fname) {
   int b_idx = 0, opts_idx = 3;
   if (lcnn_totensor(L, 3)) b_idx = 3, opts_idx = 4;
   else if (lua_isnil(L, 3)) opts_idx = 4;
-  conv_call c = conv_setup(L, b_idx, opts_idx, fname);
+  conv_call c = conv_setup(L, b_idx, opts_idx, true, fname);
   float *col = naive ? NULL : workspace(L, cnn_conv2d_workspace_size(&c.g), fname);
   float *out = cnn_tensor_data(new_image(L, 5, c.x, c.g.N, c.g.K, c.g.P, c.g.Q, fname));
   const float *bias = c.b ? cnn_tensor_data(c.b) : NULL;
   if (naive) cnn_conv2d_forward_naive(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out);
-  else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col, packs(L));
+  else cnn_conv2d_forward(&c.g, cnn_tensor_data(c.x), cnn_tensor_data(c.w), bias, out, col, packs(L), c.relu);
+  if (naive && c.relu) cnn_relu_inplace(c.g.N * c.g.K * c.g.P * c.g.Q, out);
   return 1;
 }
 
@@ -183,7 +189,7 @@ static int conv_forward(lua_State *L, bool naive, const char *fname) {
 static int conv_backward(lua_State *L, bool naive, const char *fname) {
   lua_settop(L, 8);
   bool need_dx = lua_isnil(L, 7) || lua_toboolean(L, 7);
-  conv_call c = conv_setup(L, 0, 4, fname);
+  conv_call c = conv_setup(L, 0, 4, false, fname);
   cnn_tensor *dy_arg = lcnn_checktensor(L, 3);
   int64_t ys[4] = {c.g.N, c.g.K, c.g.P, c.g.Q};
   if (c.x->ndim == 3) check_shape(L, dy_arg, 3, ys + 1, "grad_output", fname);
@@ -228,7 +234,7 @@ static cnn_pool2d_geom pool_setup(lua_State *L, int k_idx, int opts_idx, bool is
   int64_t xs[4], k[2];
   image_shape(L, x, xs, fname);
   lcnn_checkpair(L, k_idx, k, "kernel size", fname);
-  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false, false};
   lcnn_readopts(L, opts_idx, is_max ? max_keys : avg_keys, &o, fname);
   if (!o.has_stride) memcpy(o.stride, k, sizeof k);
   cnn_pool2d_geom g;
@@ -338,7 +344,7 @@ static cnn_patch_geom local_setup(lua_State *L, int b_idx, int k_idx, int opts_i
   lcnn_checkrank(L, w, 3, "weight (positions x out x in*kh*kw)", fname);
   int64_t k[2];
   lcnn_checkpair(L, k_idx, k, "kernel size", fname);
-  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false, false};
   lcnn_readopts(L, opts_idx, local_keys, &o, fname);
   int64_t w_shape[4] = {w->shape[1], x->shape[1], k[0], k[1]};
   cnn_conv2d_geom cg;

@@ -298,7 +298,7 @@ static cnn_patch_geom patches(lua_State *L, int64_t C, int64_t H, int64_t W, int
   static const char *const keys[] = {"stride", "padding", "dilation", NULL};
   int64_t k[2];
   lcnn_checkpair(L, k_idx, k, "kernel size", fname);
-  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false};
+  lcnn_opts o = {{1, 1}, {0, 0}, {1, 1}, 1, false, true, false, false};
   lcnn_readopts(L, opts_idx, keys, &o, fname);
   for (int i = 0; i < 2; i++)
     if (k[i] < 1 || o.stride[i] < 1 || o.dilation[i] < 1 || o.padding[i] < 0)

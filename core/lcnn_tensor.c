@@ -814,9 +814,9 @@ void lcnn_readopts(lua_State *L, int idx, const char *const *allowed, lcnn_opts 
       lcnn_checkpair(L, -1, o->dilation, "dilation", fname);
     } else if (strcmp(key, "groups") == 0) {
       o->groups = size_value(L, -1, "groups", fname);
-    } else if (strcmp(key, "ceil_mode") == 0 || strcmp(key, "count_include_pad") == 0) {
+    } else if (strcmp(key, "ceil_mode") == 0 || strcmp(key, "count_include_pad") == 0 || strcmp(key, "relu") == 0) {
       if (!lua_isboolean(L, -1)) lcnn_error(L, fname, "option '%s' must be a boolean, got %s", key, luaL_typename(L, -1));
-      *(key[0] == 'c' && key[1] == 'e' ? &o->ceil_mode : &o->count_include_pad) = lua_toboolean(L, -1);
+      *(key[0] == 'r' ? &o->relu : key[1] == 'e' ? &o->ceil_mode : &o->count_include_pad) = lua_toboolean(L, -1);
     }
     lua_pop(L, 1);
   }

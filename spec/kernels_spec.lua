@@ -102,6 +102,10 @@ describe("cnn.conv2d on each instruction set", function()
       -- the error bound grows with the depth of the sums (C/G * R * S terms)
       local depth = C // groups * R * S
       close(y, cnn.conv2d_reference(x, w, b, opts), depth, 2e-6 * depth, "forward")
+      -- rectified in the same call (fused into F(2x2)'s output transform, a pass after the others): the same
+      -- floats as cnn.relu of the plain result
+      local ropts = { stride = st, padding = pad, dilation = dil, groups = groups, relu = true }
+      assert.is_true(cnn.conv2d(x, w, b, ropts):equal(cnn.relu(y)), what .. " forward with relu")
       local dy = cnn.randn(y:shape())
       local gw1, gb1, gw2, gb2 = cnn.zeros(w:shape()), cnn.zeros(K), cnn.zeros(w:shape()), cnn.zeros(K)
       local dx1 = cnn.conv2d_backward(x, w, dy, opts, gw1, gb1)
@@ -326,6 +330,46 @@ describe("kernel options", function()
       "max_pool2d: unknown option 'groups'")
     assert.error_matches(function() cnn.avg_pool2d(cnn.zeros(1, 1, 4, 4), 2, { dilation = 2 }) end,
       "avg_pool2d: unknown option 'dilation'")
+    -- relu belongs to the forward pass
+    local x, w = cnn.zeros(1, 1, 3, 3), cnn.zeros(1, 1, 1, 1)
+    assert.error_matches(function() cnn.conv2d_backward(x, w, cnn.zeros(1, 1, 3, 3), { relu = true }) end,
+      "conv2d_backward: unknown option 'relu'")
+    assert.error_matches(function() cnn.conv2d(x, w, { relu = 1 }) end,
+      "conv2d: option 'relu' must be a boolean, got number")
+  end)
+
+  it("relu rectifies a convolution's result, NaN staying NaN, on every path", function()
+    -- F(2x2)'s output transform rectifies; F(4x4), the implicit product and the direct kernels in a pass after
+    local cases = { { 1, 32, 32, 14, 14, 3 }, { 2, 3, 8, 9, 9, 3 }, { 2, 1, 6, 12, 12, 5 }, { 2, 4, 5, 6, 6, 1 } }
+    for _, tiles in ipairs({ 2, 4 }) do
+      cnn.set_winograd(tiles)
+      for i, c in ipairs(cases) do
+        local N, C, K, Hh, W, R = table.unpack(c)
+        local x, w, b = cnn.randn(N, C, Hh, W), cnn.randn(K, C, R, R), cnn.randn(K)
+        x:set(1, 1, 2, 3, 0 / 0)
+        local opts = { padding = R // 2 }
+        local y = cnn.conv2d(x, w, b, opts)
+        local r = cnn.conv2d(x, w, b, { padding = R // 2, relu = true }, cnn.zeros(y:shape()))
+        local nans = 0
+        for n = 1, N do
+          for k = 1, K do
+            for p = 1, Hh do
+              for q = 1, W do
+                local a, v = y:get(n, k, p, q), r:get(n, k, p, q)
+                if a ~= a then
+                  assert.is_true(v ~= v, string.format("case %d: NaN at %d %d %d %d", i, n, k, p, q))
+                  nans = nans + 1
+                else
+                  assert.are.equal(a < 0 and 0 or a, v, string.format("case %d at %d %d %d %d", i, n, k, p, q))
+                end
+              end
+            end
+          end
+        end
+        assert.is_true(nans > 0, "case " .. i .. ": the NaN reached the output")
+      end
+    end
+    cnn.set_winograd(2)
   end)
 
   it("sizes are numbers or {h, w} pairs of integers", function()

@@ -254,3 +254,69 @@ describe("m:reuse_outputs()", function()
     assert.is_false(rawequal(m:forward(x), m:forward(x)))
   end)
 end)
+
+describe("nn.Sequential with an in-place ReLU after a Conv2d or a Linear", function()
+  -- The same network with in-place ReLUs (rectified by the layer before them in its own call) and with plain
+  -- ones: 32 channels at 14x14 take Winograd's F(2x2), whose output transform rectifies; 3 -> 32 the
+  -- implicit product and a pass after it
+  local function net(inplace)
+    local relu = function() return nn.ReLU(inplace and { inplace = true } or nil) end
+    return nn.Sequential {
+      nn.Conv2d(3, 32, 3, { padding = 1 }), relu(), nn.Conv2d(32, 32, 3, { padding = 1 }), relu(), nn.MaxPool2d(2),
+      nn.Flatten(), nn.Linear(32 * 7 * 7, 6), relu(), nn.Linear(6, 3),
+    }
+  end
+
+  it("rectifies in the layer's call, with the same results and gradients as plain ReLUs", function()
+    cnn.seed(12)
+    local fused = net(true)
+    cnn.seed(12)
+    local plain = net(false)
+    local calls, update = 0, nn.ReLU.update_output
+    nn.ReLU.update_output = function(...)
+      calls = calls + 1
+      return update(...)
+    end
+    local ok, err = pcall(function()
+      local crit = nn.CrossEntropyLoss()
+      local opts = { [fused] = cnn.optim.SGD(fused, { lr = 0.05 }), [plain] = cnn.optim.SGD(plain, { lr = 0.05 }) }
+      for step = 1, 3 do
+        local x = cnn.randn(2, 3, 14, 14)
+        for _, m in ipairs({ fused, plain }) do
+          opts[m]:zero_grad()
+          local s = m:forward(x)
+          crit:forward(s, { 1, 3 })
+          m:backward(x, crit:backward(s, { 1, 3 }))
+          opts[m]:step()
+        end
+        assert.are.equal(3 * step, calls) -- the plain network's three, none of the fused one's
+        assert.is_true(fused.output:equal(plain.output), "output at step " .. step)
+        for _, i in ipairs({ 2, 4, 8 }) do
+          assert.is_true(rawequal(fused.modules[i].output, fused.modules[i - 1].output), "ReLU " .. i)
+          assert.is_true(fused.modules[i].output:equal(plain.modules[i].output), "ReLU " .. i .. " at step " .. step)
+        end
+        local pa, pb = plain:parameters(), fused:parameters()
+        for i = 1, #pa do assert.is_true(pb[i]:equal(pa[i]), "parameter " .. i .. " at step " .. step) end
+      end
+    end)
+    nn.ReLU.update_output = update
+    assert(ok, err)
+  end)
+
+  it("leaves alone a layer whose class changed its forward pass, and a subclass of ReLU", function()
+    local Doubled = nn.Conv2d:extend("TestDoubledConv")
+    function Doubled:update_output(x) return nn.Conv2d.update_output(self, x) * 2 end
+    local Capped = nn.ReLU:extend("TestCappedReLU")
+    function Capped:update_output(x) return nn.ReLU.update_output(self, x):clamp(0, 0.5) end
+    cnn.seed(5)
+    local m = nn.Sequential { Doubled(1, 2, 3), nn.ReLU({ inplace = true }), nn.Flatten(), nn.Linear(2, 2) }
+    local x = cnn.randn(1, 1, 3, 3)
+    local y = m.modules[1].weight:view(2, 9):matmul(x:view(9, 1)):view(2) + m.modules[1].bias
+    assert.is_true(m:forward(x):allclose(cnn.linear(cnn.relu(y * 2):view(1, 2), m.modules[4].weight, m.modules[4].bias)))
+    local c = nn.Sequential { nn.Linear(3, 4), Capped({ inplace = true }) }
+    local ones = cnn.full({ 1, 3 }, 10)
+    assert.is_true(cnn.linear(ones, c.modules[1].weight, c.modules[1].bias):max() > 0.5) -- there is something to cap
+    assert.is_true(c:forward(ones):max() <= 0.5)
+  end)
+end)
+

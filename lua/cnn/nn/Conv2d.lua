@@ -73,6 +73,22 @@ function Conv2d:update_output(x)
   return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts, self:into("output"))
 end
 
+-- The output rectified in the same call (cnn.conv2d's relu option): what an
+-- in-place nn.ReLU after the layer would make of it (nn.Sequential calls it
+-- then and skips the ReLU's pass). nil where a subclass changed forward or
+-- update_output, whose own results this could not be.
+function Conv2d:update_output_relu(x)
+  if self.forward ~= Module.forward or self.update_output ~= Conv2d.update_output then return nil end
+  if not is_tensor(x) then self:check_tensor(x) end
+  local opts = self._relu_opts
+  if not opts then
+    opts = { relu = true }
+    for k, v in pairs(self.conv_opts) do opts[k] = v end
+    self._relu_opts = opts
+  end
+  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, opts, self:into("output"))
+end
+
 function Conv2d:update_grad_input(x, dy)
   if not self.pads then
     return cnn.conv2d_backward(x, self.weight, dy, self.conv_opts, nil, nil, true, self:into("grad_input"))

@@ -39,6 +39,12 @@ function Linear:update_output(x)
   return cnn.linear(x, self.weight, self.bias, self:into("output"))
 end
 
+-- The output rectified in the same call, as Conv2d's (see there).
+function Linear:update_output_relu(x)
+  if self.forward ~= Module.forward or self.update_output ~= Linear.update_output then return nil end
+  return cnn.relu_(self:update_output(x))
+end
+
 function Linear:update_grad_input(x, dy)
   return cnn.matmul(dy, self.weight, self:into("grad_input"))
 end

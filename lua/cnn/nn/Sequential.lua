@@ -2,6 +2,7 @@
 -- modules in order. An error inside a child names it: "in module 3 (nn.Conv2d): ...".
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
+local ReLU = (require "cnn.nn.Activation").ReLU
 local class = require "cnn.class"
 
 local Sequential = Module:extend("nn.Sequential")
@@ -28,13 +29,27 @@ local function call(i, m, method, ...)
 end
 
 -- The children in order, under one pcall for the whole pass (this loop runs
--- for every batch): at records the child running, for the error's label.
+-- for every batch): at records the child running, for the error's label. A
+-- child followed by an in-place nn.ReLU that can rectify its own output in
+-- the same call (update_output_relu: Conv2d, Linear) does, and the ReLU's
+-- pass is skipped: its output is that tensor, as its own pass would leave it.
 local at = setmetatable({}, { __mode = "k" })
 local function run(self, x)
   local modules = self.modules
-  for i = 1, #modules do
+  local i, n = 1, #modules
+  while i <= n do
     at[self] = i
-    x = modules[i]:forward(x)
+    local m, after = modules[i], modules[i + 1]
+    local y
+    if after ~= nil and after.inplace == true and m.update_output_relu and getmetatable(after) == ReLU then
+      y = m:update_output_relu(x)
+    end
+    if y ~= nil then
+      m.output, after.output = y, y
+      x, i = y, i + 2
+    else
+      x, i = m:forward(x), i + 1
+    end
   end
   return x
 end
