@@ -9,9 +9,10 @@
  * Every coefficient is a power of two, so the transforms add and subtract
  * (and halve the weights exactly).
  *
- * The input transform goes a tile row at a time: B^T down the four input rows
- * it reads (whole rows of floats), then B across, with the columns split
- * into even and odd so that consecutive tiles are consecutive floats. V is
+ * The input transform goes a tile row at a time, 8 tiles a vector: each of
+ * the four padded input rows it reads split into even and odd columns in
+ * registers (consecutive tiles in consecutive lanes), B^T down, then B
+ * across. V is
  * laid out [xi][c][tile], M [xi][k][tile], rows of ts floats: the products
  * read V's rows in place at offsets c * ts.
  */
@@ -258,9 +259,9 @@ BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
 
 /* Rows [h0, h0 + rows) of an H x W plane x, each into a row of wp floats at
  * p: pad zeros, the row, zeros (rows outside the plane all zeros). Stores
- * only, read back once PAD_CHANNELS channels are done: rows padded and read
- * back at once waited for their stores, and rows built in registers for
- * their edges. */
+ * only, read back once PAD_CHANNELS channels are done (a row read straight
+ * back waited for its stores; rows built in registers instead spent their
+ * time at their edges). */
 BODY void pad_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows, int64_t wp,
                         float *p) {
   int64_t n = W < wp - pad ? W : wp - pad;
