@@ -358,7 +358,7 @@ static void implicit_items(void *ctx, int64_t i0, int64_t i1, int thread) {
   for (int64_t i = i0; i < i1; i++) {
     int64_t n = i / (g->G * j->chunks), gr = i / j->chunks % g->G, at = i % j->chunks * j->chunk;
     cnn_conv2d_implicit_forward(g, gr, j->inp + n * g->C * g->H * g->W, j->packed, j->bias,
-                                j->out + n * g->K * g->P * g->Q, at, at + j->chunk, scratch);
+                                j->out + n * g->K * g->P * g->Q, at, at + j->chunk, scratch, j->relu);
   }
 }
 
@@ -428,7 +428,8 @@ static const float *packed_weights(const cnn_conv2d_geom *g, const float *weight
 /* space: the geometry the workspace was sized for (g itself, or the forward
  * pass of an input gradient); packs: the cache of transformed weights, or
  * NULL; relu: the output rectified, by F(2x2, 3x3)'s output transform or
- * else in a pass over it while it is in cache. */
+ * the implicit product's row stores, else in a pass over it while it is in
+ * cache. */
 static void forward(const cnn_conv2d_geom *g, const float *inp, const float *weight, const float *bias, float *out,
                     float *work, const cnn_conv2d_geom *space, cnn_packs *packs, bool relu) {
   int64_t PQ = g->P * g->Q, planes = g->N * g->G, want = 2 * cnn_parallel_threads();
@@ -462,6 +463,7 @@ static void forward(const cnn_conv2d_geom *g, const float *inp, const float *wei
     j.chunk = (tiles + chunks - 1) / chunks * CNN_IMPLICIT_SPLIT;
     j.chunks = (L + j.chunk - 1) / j.chunk;
     j.packed = packed;
+    j.relu = relu;
     cnn_parallel_for(planes * j.chunks, cnn_parallel_grain(macs / (planes * j.chunks)), implicit_items, &j);
   } else if (groupable(g, PQ) && g->N > 1) {
     int64_t per = GROUP_COLS / PQ, parts = 2 * cnn_parallel_threads();

@@ -371,31 +371,40 @@ void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a,
 }
 
 /* dst = src + b, n floats (apart: restrict lets the loop vectorise without
- * checks). */
-/* Compiled for baseline x86-64 and for AVX2 (the same additions): a layer
- * of few taps spent a third of its time in this copy. */
-CNN_V8_BODY void add_row_body(float *restrict dst, const float *restrict src, int64_t n, float b) {
-  for (int64_t q = 0; q < n; q++) dst[q] = src[q] + b;
+ * checks), with relu rectified (NaN stays NaN, as cnn.relu). */
+CNN_V8_BODY void add_row_body(float *restrict dst, const float *restrict src, int64_t n, float b, bool relu) {
+  if (relu)
+    for (int64_t q = 0; q < n; q++) {
+      float v = src[q] + b;
+      dst[q] = v < 0.0f ? 0.0f : v;
+    }
+  else
+    for (int64_t q = 0; q < n; q++) dst[q] = src[q] + b;
 }
-CNN_V8_TWICE(add_row, (float *restrict dst, const float *restrict src, int64_t n, float b), (dst, src, n, b))
 
 /* Positions [j0, j1) of the wide rows (Kg of them, ldw floats apart) to the
- * output planes y, plus bias, dropping the padding columns. */
-static void store_rows(const cnn_conv2d_geom *g, const float *wide, int64_t ldw, int64_t j0, int64_t j1, float *y,
-                       const float *bias) {
+ * output planes y, plus bias, dropping the padding columns. Compiled for
+ * baseline x86-64 and for AVX2 (the same additions) with the row copies
+ * inlined: a layer of few taps spent a third of its time in these copies, a
+ * call a row. */
+CNN_V8_BODY void store_rows_body(const cnn_conv2d_geom *g, const float *wide, int64_t ldw, int64_t j0, int64_t j1,
+                                 float *y, const float *bias, bool relu) {
   int64_t Wp = pad_w(g), Q = g->Q, PQ = g->P * g->Q;
-  bool avx2 = cnn_isa_vector_avx2();
   for (int64_t k = 0; k < g->K / g->G; k++) {
     float b = bias ? bias[k] : 0.0f;
     for (int64_t p = j0 / Wp; p * Wp < j1; p++) {
       int64_t q0 = j0 > p * Wp ? j0 - p * Wp : 0, q1 = j1 - p * Wp < Q ? j1 - p * Wp : Q;
-      if (q1 > q0) add_row(avx2, y + k * PQ + p * Q + q0, wide + k * ldw + p * Wp + q0, q1 - q0, b);
+      if (q1 > q0) add_row_body(y + k * PQ + p * Q + q0, wide + k * ldw + p * Wp + q0, q1 - q0, b, relu);
     }
   }
 }
+CNN_V8_TWICE(store_rows,
+             (const cnn_conv2d_geom *g, const float *wide, int64_t ldw, int64_t j0, int64_t j1, float *y,
+              const float *bias, bool relu),
+             (g, wide, ldw, j0, j1, y, bias, relu))
 
 void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
-                                 const float *bias, float *y, int64_t j0, int64_t j1, float *scratch) {
+                                 const float *bias, float *y, int64_t j0, int64_t j1, float *scratch, bool relu) {
   int64_t Kg = g->K / g->G, CRS = taps(g), L = cnn_conv2d_implicit_positions(g), PQ = g->P * g->Q;
   int64_t ldw = wide_len(g);
   const int32_t *off = (const int32_t *)packed;
@@ -404,7 +413,7 @@ void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const flo
   float *wide = scratch + image_floats(g); /* the output rows at the wide positions, whole tiles */
   if (j1 > L) j1 = L;
   cnn_implicit_product(tile_rows(g), ktiles(g), CRS, a, off, scratch, j0, j1, wide, ldw);
-  store_rows(g, wide, ldw, j0, j1, y + gr * Kg * PQ, bias ? bias + gr * Kg : NULL);
+  store_rows(cnn_isa_vector_avx2(), g, wide, ldw, j0, j1, y + gr * Kg * PQ, bias ? bias + gr * Kg : NULL, relu);
 }
 
 void cnn_conv2d_implicit_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *dy,

@@ -37,9 +37,10 @@ void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, flo
 
 /* Group gr of one image x (C x H x W) -> output channels [gr*K/G, (gr+1)*K/G)
  * of one image y (K x P x Q), at the wide positions [j0, j1) only (a multiple
- * of CNN_IMPLICIT_SPLIT, or the end), plus bias (or NULL). */
+ * of CNN_IMPLICIT_SPLIT, or the end), plus bias (or NULL); with relu,
+ * rectified (NaN stays NaN). */
 void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
-                                 const float *bias, float *y, int64_t j0, int64_t j1, float *scratch);
+                                 const float *bias, float *y, int64_t j0, int64_t j1, float *scratch, bool relu);
 
 /* dweight rows of group gr += their gradients from one image x and its dy
  * (K x P x Q), with the offset table of packed (the weights themselves are

@@ -339,7 +339,8 @@ describe("kernel options", function()
   end)
 
   it("relu rectifies a convolution's result, NaN staying NaN, on every path", function()
-    -- F(2x2)'s output transform rectifies; F(4x4), the implicit product and the direct kernels in a pass after
+    -- F(2x2)'s output transform and the implicit product's row stores rectify; F(4x4) and the direct kernels in a
+    -- pass after
     local cases = { { 1, 32, 32, 14, 14, 3 }, { 2, 3, 8, 9, 9, 3 }, { 2, 1, 6, 12, 12, 5 }, { 2, 4, 5, 6, 6, 1 } }
     for _, tiles in ipairs({ 2, 4 }) do
       cnn.set_winograd(tiles)
