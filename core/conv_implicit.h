@@ -37,7 +37,7 @@ void cnn_conv2d_implicit_pack(const cnn_conv2d_geom *g, const float *weight, flo
 
 /* Group gr of one image x (C x H x W) -> output channels [gr*K/G, (gr+1)*K/G)
  * of one image y (K x P x Q), at the wide positions [j0, j1) only (a multiple
- * of CNN_IMPLICIT_SPLIT, or the end), plus bias (or NULL); with relu,
+ * of CNN_IMPLICIT_VECTOR, or the end), plus bias (or NULL); with relu,
  * rectified (NaN stays NaN). */
 void cnn_conv2d_implicit_forward(const cnn_conv2d_geom *g, int64_t gr, const float *x, const float *packed,
                                  const float *bias, float *y, int64_t j0, int64_t j1, float *scratch, bool relu);
@@ -73,11 +73,14 @@ void cnn_implicit_row_products_avx512(int mr, int64_t rows, int64_t cols, int64_
  * CNN_IMPLICIT_SPLIT. */
 int cnn_implicit_tile_rows(int64_t channels);
 
-/* Output channels of the narrowest and the widest tile; split points of [0, positions)
- * must be multiples of CNN_IMPLICIT_SPLIT (of every tile's width). */
+/* Output channels of the narrowest and the widest tile; rows of positions
+ * come in multiples of CNN_IMPLICIT_SPLIT (of every tile's width), and split
+ * points of [0, positions) must be multiples of CNN_IMPLICIT_VECTOR (every
+ * kernel stores whole vectors of positions from the first, or masks its last). */
 #define CNN_IMPLICIT_MR 4
 #define CNN_IMPLICIT_MR_MAX 6
 #define CNN_IMPLICIT_SPLIT 48
+#define CNN_IMPLICIT_VECTOR 8
 
 /* Zeroes what the products read past T columns of a row (whole vectors: a
  * row ends with a tile as narrow as its tail) whose stride is T + 8 or more:
