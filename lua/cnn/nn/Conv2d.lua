@@ -86,7 +86,8 @@ function Conv2d:update_output_relu(x)
     for k, v in pairs(self.conv_opts) do opts[k] = v end
     self._relu_opts = opts
   end
-  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, opts, self:into("output"))
+  if self.pads then x = self:padded(x, true) end
+  return cnn.conv2d(x, self.weight, self.bias, opts, self.reuse and self.output or nil)
 end
 
 function Conv2d:update_grad_input(x, dy)
