@@ -199,8 +199,8 @@ end
 
 -- The networks, as source (the peak-memory runs build them in a process of
 -- their own): LeNet-5 as examples/train.lua ships it, and the small VGG-style
--- CNN of PyTorch's side, both with the same layers there (ReLUs in place in
--- the CNN, there too).
+-- CNN of PyTorch's side, both with the same layers there (ReLUs in place,
+-- there too).
 local MODELS = {
   lenet = 'dofile("examples/models/lenet.lua")(10)',
   cnn = [[(function()
