@@ -258,7 +258,7 @@ end)
 describe("nn.Sequential with an in-place ReLU after a Conv2d or a Linear", function()
   -- The same network with in-place ReLUs (rectified by the layer before them in its own call) and with plain
   -- ones: 32 channels at 14x14 take Winograd's F(2x2), whose output transform rectifies; 3 -> 32 the
-  -- implicit product and a pass after it
+  -- implicit product, whose row stores do
   local function net(inplace)
     local relu = function() return nn.ReLU(inplace and { inplace = true } or nil) end
     return nn.Sequential {
