@@ -34,6 +34,7 @@ end
 -- the same call (update_output_relu: Conv2d, Linear) does, and the ReLU's
 -- pass is skipped: its output is that tensor, as its own pass would leave it.
 local at = setmetatable({}, { __mode = "k" })
+local module_forward = Module.forward
 local function run(self, x)
   local modules = self.modules
   local i, n = 1, #modules
@@ -41,14 +42,22 @@ local function run(self, x)
     at[self] = i
     local m, after = modules[i], modules[i + 1]
     local y
-    if after ~= nil and after.inplace == true and m.update_output_relu and getmetatable(after) == ReLU then
-      y = m:update_output_relu(x)
+    if after ~= nil and getmetatable(after) == ReLU and after.inplace == true then
+      local relu = m.update_output_relu
+      if relu then y = relu(m, x) end
     end
     if y ~= nil then
       m.output, after.output = y, y
       x, i = y, i + 2
     else
-      x, i = m:forward(x), i + 1
+      local forward = m.forward
+      if forward == module_forward then -- Module:forward, one call less
+        x = m:update_output(x)
+        m.output = x
+      else
+        x = forward(m, x)
+      end
+      i = i + 1
     end
   end
   return x
