@@ -112,7 +112,7 @@ int64_t cnn_conv2d_winograd_packed_size(const cnn_conv2d_geom *g) {
  * PAD_CHANNELS channels' padded input rows of a block's tile rows in one
  * image (more than those tile rows' dy rows, or their two output rows,
  * take). */
-static int64_t split_floats(const cnn_conv2d_geom *g) {
+static int64_t padded_floats(const cnn_conv2d_geom *g) {
   int64_t fwd = cnn_conv2d_winograd_block_rows(g, false), grad = cnn_conv2d_winograd_block_rows(g, true);
   int64_t per = fwd > grad ? fwd : grad, rows = 2 * (per < tiles_h(g) ? per : tiles_h(g)) + 2;
   return PAD_CHANNELS * rows * padded_row(g);
@@ -121,7 +121,7 @@ int64_t cnn_conv2d_winograd_scratch(const cnn_conv2d_geom *g, bool grad) {
   int64_t tf = row_stride(g, false), tg = row_stride(g, true);
   int64_t forward = 16 * v_stride(g, tf) + 16 * m_stride(g, tf);
   int64_t wgrad = grad ? 16 * v_stride(g, tg) + 16 * grad_m_stride(g, tg) : 0;
-  return (forward > wgrad ? forward : wgrad) + 48 + split_floats(g);
+  return (forward > wgrad ? forward : wgrad) + 48 + padded_floats(g);
 }
 
 void cnn_conv2d_winograd_pack(const cnn_conv2d_geom *g, const float *weight, float *packed) {
@@ -280,7 +280,7 @@ BODY void pad_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64
  * Compiled twice with all it calls inlined: at batch 1 the calls a row cost
  * more than the work. */
 BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1,
-                           float *v, int64_t ts, float *split, bool zero_tails) {
+                           float *v, int64_t ts, float *pads, bool zero_tails) {
   int64_t Cg = g->C / g->G, th_n = tiles_h(g), tw = tiles_w(g), HW = g->H * g->W, wp = padded_row(g);
   int64_t T = (row1 - row0) * tw, vs = v_stride(g, ts);
   for (int64_t c0 = 0; c0 < Cg; c0 += PAD_CHANNELS) {
@@ -290,10 +290,10 @@ BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *in
       int64_t rows = 2 * (rb - ra) + 2;
       for (int64_t c = c0; c < c1; c++)
         pad_rows_body(inp + ((ra / th_n) * g->C + gr * Cg + c) * HW, g->H, g->W, g->pad[1], 2 * (ra % th_n) - g->pad[0],
-                      rows, wp, split + (c - c0) * rows * wp);
+                      rows, wp, pads + (c - c0) * rows * wp);
       for (int64_t c = c0; c < c1; c++)
         for (int64_t r = ra; r < rb; r++)
-          input_tiles_body(tw, split + ((c - c0) * rows + 2 * (r - ra)) * wp, wp, v + c * ts + (r - row0) * tw, vs);
+          input_tiles_body(tw, pads + ((c - c0) * rows + 2 * (r - ra)) * wp, wp, v + c * ts + (r - row0) * tw, vs);
     }
     for (int64_t c = c0; c < c1; c++)
       for (int xi = 0; zero_tails && xi < 16; xi++) /* the columns past the block, read by its last tiles */
@@ -302,21 +302,21 @@ BODY void input_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *in
 }
 TWICE(input_block,
       (const cnn_conv2d_geom *g, int64_t gr, const float *inp, int64_t row0, int64_t row1, float *v, int64_t ts,
-       float *split, bool zero_tails),
-      (g, gr, inp, row0, row1, v, ts, split, zero_tails))
+       float *pads, bool zero_tails),
+      (g, gr, inp, row0, row1, v, ts, pads, zero_tails))
 
 /* The output planes of group gr from M (rows ms floats apart, tiles of tile
  * rows [row0, row1)), plus bias: for each output channel and each run of
  * tile rows in one image, all their tiles at once to two rows of scratch
  * (whole vectors of tiles run past them), then each output row to its plane. */
 BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0,
-                            int64_t row1, const float *bias, float *out, int64_t ts, float *split, bool relu) {
+                            int64_t row1, const float *bias, float *out, int64_t ts, float *pads, bool relu) {
   int64_t Kg = g->K / g->G, Q = g->Q, PQ = g->P * Q, tw = tiles_w(g), th_n = tiles_h(g);
   for (int64_t k = 0; k < Kg; k++)
     for (int64_t ra = row0, rb; ra < row1; ra = rb) {
       rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
       int64_t n = (rb - ra) * tw;
-      float *s0 = split, *s1 = split + 2 * n + 16, *y = out + ((ra / th_n) * g->K + gr * Kg + k) * PQ;
+      float *s0 = pads, *s1 = pads + 2 * n + 16, *y = out + ((ra / th_n) * g->K + gr * Kg + k) * PQ;
       output_tiles_body(n, m + k * ts + (ra - row0) * tw, ms, bias ? bias[gr * Kg + k] : 0.0f, s0, s1, relu);
       for (int64_t r = ra; r < rb; r++) {
         int64_t p = 2 * (r % th_n);
@@ -327,22 +327,22 @@ BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m
 }
 TWICE(output_block,
       (const cnn_conv2d_geom *g, int64_t gr, const float *m, int64_t ms, int64_t row0, int64_t row1, const float *bias,
-       float *out, int64_t ts, float *split, bool relu),
-      (g, gr, m, ms, row0, row1, bias, out, ts, split, relu))
+       float *out, int64_t ts, float *pads, bool relu),
+      (g, gr, m, ms, row0, row1, bias, out, ts, pads, relu))
 
 void cnn_conv2d_winograd_forward(const cnn_conv2d_geom *g, int64_t gr, const float *inp, const float *packed,
                                  const float *bias, float *out, int64_t row0, int64_t row1, float *scratch,
                                  bool relu) {
   int64_t Cg = g->C / g->G, ts = row_stride(g, false), T = (row1 - row0) * tiles_w(g);
   int64_t vs = v_stride(g, ts), ms = m_stride(g, ts);
-  float *v = scratch, *m = v + 16 * vs + 48, *split = m + 16 * ms;
+  float *v = scratch, *m = v + 16 * vs + 48, *pads = m + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
-  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, false);
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, pads, false);
   const int32_t *off = (const int32_t *)packed;
   const float *u = packed + table_floats(g) + gr * 16 * krows(g) * Cg;
   for (int xi = 0; xi < 16; xi++)
     cnn_implicit_product(mr(g), ktiles(g), Cg, u + xi * krows(g) * Cg, off, v + xi * vs, 0, T, m + xi * ms, ts);
-  output_block(avx2, g, gr, m, ms, row0, row1, bias, out, ts, split, relu);
+  output_block(avx2, g, gr, m, ms, row0, row1, bias, out, ts, pads, relu);
 }
 
 /* ---- weight gradient ---- */
@@ -371,23 +371,23 @@ BODY void dy_tiles_body(int64_t n, const float *p, int64_t wp, float *d, int64_t
  * floats apart, a row of ts floats for each channel): as input_block, the
  * dy rows of a run of tile rows in one image padded at once. */
 BODY void dy_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t ka, int64_t kb, int64_t row0,
-                        int64_t row1, float *d, int64_t ds, int64_t ts, float *split) {
+                        int64_t row1, float *d, int64_t ds, int64_t ts, float *pads) {
   int64_t Kg = g->K / g->G, th_n = tiles_h(g), tw = tiles_w(g), PQ = g->P * g->Q, wp = padded_row(g);
   for (int64_t ra = row0, rb; ra < row1; ra = rb) {
     rb = (ra / th_n + 1) * th_n < row1 ? (ra / th_n + 1) * th_n : row1; /* tile rows of one image */
     int64_t rows = 2 * (rb - ra);
     for (int64_t k = ka; k < kb; k++)
       pad_rows_body(dout + ((ra / th_n) * g->K + gr * Kg + k) * PQ, g->P, g->Q, 0, 2 * (ra % th_n), rows, wp,
-                    split + (k - ka) * rows * wp);
+                    pads + (k - ka) * rows * wp);
     for (int64_t k = ka; k < kb; k++)
       for (int64_t r = ra; r < rb; r++)
-        dy_tiles_body(tw, split + ((k - ka) * rows + 2 * (r - ra)) * wp, wp, d + (k - ka) * ts + (r - row0) * tw, ds);
+        dy_tiles_body(tw, pads + ((k - ka) * rows + 2 * (r - ra)) * wp, wp, d + (k - ka) * ts + (r - row0) * tw, ds);
   }
 }
 TWICE(dy_block,
       (const cnn_conv2d_geom *g, int64_t gr, const float *dout, int64_t ka, int64_t kb, int64_t row0, int64_t row1,
-       float *d, int64_t ds, int64_t ts, float *split),
-      (g, gr, dout, ka, kb, row0, row1, d, ds, ts, split))
+       float *d, int64_t ds, int64_t ts, float *pads),
+      (g, gr, dout, ka, kb, row0, row1, d, ds, ts, pads))
 
 int64_t cnn_conv2d_winograd_grad_size(const cnn_conv2d_geom *g) { return 16 * g->K * (g->C / g->G); }
 
@@ -396,16 +396,15 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
   int64_t Kg = g->K / g->G, Cg = g->C / g->G, ts = row_stride(g, true);
   int64_t T = (row1 - row0) * tiles_w(g), steps = (T + 7) / 8;
   int64_t vs = v_stride(g, ts), ms = grad_m_stride(g, ts), kc = grad_chunk(g);
-  float *v = scratch, *d = v + 16 * vs + 48, *split = d + 16 * ms;
+  float *v = scratch, *d = v + 16 * vs + 48, *pads = d + 16 * ms;
   bool avx2 = cnn_isa_vector_avx2();
   const int32_t *off = (const int32_t *)packed;
-  input_block(avx2, g, gr, inp, row0, row1, v, ts, split, true);
+  input_block(avx2, g, gr, inp, row0, row1, v, ts, pads, true);
   for (int64_t k0 = 0; k0 < Kg; k0 += kc) {
-    int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g);
-    for (int64_t ka = k0; ka < k1 && ka < Kg; ka += PAD_CHANNELS) { /* d[xi][k - k0][t]: dy of the tiles, transformed */
-      int64_t kb = ka + PAD_CHANNELS < k1 ? ka + PAD_CHANNELS : k1;
-      dy_block(avx2, g, gr, dout, ka, kb < Kg ? kb : Kg, row0, row1, d + (ka - k0) * ts, ms, ts, split);
-    }
+    int64_t k1 = k0 + kc < krows(g) ? k0 + kc : krows(g), kend = k1 < Kg ? k1 : Kg; /* rows [kend, k1): zeros */
+    for (int64_t ka = k0; ka < kend; ka += PAD_CHANNELS) /* d[xi][k - k0][t]: dy of the tiles, transformed */
+      dy_block(avx2, g, gr, dout, ka, ka + PAD_CHANNELS < kend ? ka + PAD_CHANNELS : kend, row0, row1,
+               d + (ka - k0) * ts, ms, ts, pads);
     for (int64_t k = k0; k < k1; k++) {
       float *dk = d + (k - k0) * ts;
       for (int xi = 0; xi < 16; xi++) { /* the rows past Kg, and the columns past the block */
@@ -413,9 +412,8 @@ void cnn_conv2d_winograd_weight_grad(const cnn_conv2d_geom *g, int64_t gr, const
         else memset(dk + xi * ms, 0, (size_t)ts * sizeof(float));
       }
     }
-    int64_t rows = (k1 < Kg ? k1 : Kg) - k0;
     for (int xi = 0; xi < 16; xi++)
-      cnn_implicit_row_products(mr(g), rows, Cg, steps, d + xi * ms, ts, off, v + xi * vs,
+      cnn_implicit_row_products(mr(g), kend - k0, Cg, steps, d + xi * ms, ts, off, v + xi * vs,
                                 du + ((gr * 16 + xi) * Kg + k0) * Cg, Cg);
   }
 }

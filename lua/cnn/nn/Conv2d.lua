@@ -68,9 +68,15 @@ function Conv2d:padded(x, fresh)
   return self._padded
 end
 
-function Conv2d:update_output(x)
+-- The layer's convolution of x with the options opts (its own, or with relu).
+local function convolve(self, x, opts)
   if not is_tensor(x) then self:check_tensor(x) end
-  return cnn.conv2d(self:padded(x, true), self.weight, self.bias, self.conv_opts, self:into("output"))
+  if self.pads then x = self:padded(x, true) end
+  return cnn.conv2d(x, self.weight, self.bias, opts, self.reuse and self.output or nil)
+end
+
+function Conv2d:update_output(x)
+  return convolve(self, x, self.conv_opts)
 end
 
 -- The output rectified in the same call (cnn.conv2d's relu option): what an
@@ -79,15 +85,13 @@ end
 -- update_output, whose own results this could not be.
 function Conv2d:update_output_relu(x)
   if self.forward ~= Module.forward or self.update_output ~= Conv2d.update_output then return nil end
-  if not is_tensor(x) then self:check_tensor(x) end
   local opts = self._relu_opts
   if not opts then
     opts = { relu = true }
     for k, v in pairs(self.conv_opts) do opts[k] = v end
     self._relu_opts = opts
   end
-  if self.pads then x = self:padded(x, true) end
-  return cnn.conv2d(x, self.weight, self.bias, opts, self.reuse and self.output or nil)
+  return convolve(self, x, opts)
 end
 
 function Conv2d:update_grad_input(x, dy)
