@@ -78,6 +78,10 @@ static inline void take4(__m128 v, __m128 pos, __m128 *best, __m128 *at) {
   *at = _mm_or_ps(_mm_and_ps(t, pos), _mm_andnot_ps(t, *at));
 }
 
+/* The maximum of four vectors without NaNs, the first of equal ones where
+ * they tie (+0 and -0), as take() would leave it: max(b, a) is a unless b > a. */
+#define FIRST_MAX(max, a, b, c, d) max(max(d, c), max(b, a))
+
 /* One output row of 2x2/2 max pooling: the window maxima and their offsets in
  * the plane (as floats), four windows at a time with SSE2 (every x86-64 has
  * it), the last four ending at the row's end (short rows of small planes
@@ -91,6 +95,14 @@ static inline __attribute__((always_inline)) void max_row_2x2(const float *row0,
     q = next + 4 <= Q ? next : Q - 4; /* the last four end at Q, again over some windows: no scalar tail */
     __m128 a0 = _mm_loadu_ps(row0 + 2 * q), a1 = _mm_loadu_ps(row0 + 2 * q + 4);
     __m128 b0 = _mm_loadu_ps(row1 + 2 * q), b1 = _mm_loadu_ps(row1 + 2 * q + 4);
+    if (!idx) { /* no positions: maxima in a tree, unless a NaN is among them */
+      __m128 e0 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), o0 = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+      __m128 e1 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), o1 = _mm_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+      if (!_mm_movemask_ps(_mm_or_ps(_mm_cmpunord_ps(e0, o0), _mm_cmpunord_ps(e1, o1)))) {
+        _mm_storeu_ps(out + q, FIRST_MAX(_mm_max_ps, e0, o0, e1, o1));
+        continue;
+      }
+    }
     __m128 pos = _mm_add_ps(_mm_set1_ps((float)(base + 2 * q)), step);
     __m128 best = _mm_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), at = pos;
     take4(_mm_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), _mm_add_ps(pos, _mm_set1_ps(1.0f)), &best, &at);
@@ -125,6 +137,16 @@ __attribute__((target("avx2"), always_inline)) static inline void max_row_2x2_av
     int64_t q = next + 8 <= Q ? next : Q - 8;
     __m256 a0 = _mm256_loadu_ps(row0 + 2 * q), a1 = _mm256_loadu_ps(row0 + 2 * q + 8);
     __m256 b0 = _mm256_loadu_ps(row1 + 2 * q), b1 = _mm256_loadu_ps(row1 + 2 * q + 8);
+    if (!idx) { /* as in max_row_2x2 */
+      __m256 e0 = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), o0 = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1));
+      __m256 e1 = _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)), o1 = _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(3, 1, 3, 1));
+      __m256 nan = _mm256_or_ps(_mm256_cmp_ps(e0, o0, _CMP_UNORD_Q), _mm256_cmp_ps(e1, o1, _CMP_UNORD_Q));
+      if (_mm256_testz_ps(nan, nan)) {
+        __m256 best = FIRST_MAX(_mm256_max_ps, e0, o0, e1, o1);
+        _mm256_storeu_ps(out + q, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(best), _MM_SHUFFLE(3, 1, 2, 0))));
+        continue;
+      }
+    }
     __m256 pos = _mm256_add_ps(_mm256_set1_ps((float)(base + 2 * q)), step);
     __m256 best = _mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(2, 0, 2, 0)), at = pos;
     __m256 cand[3] = {_mm256_shuffle_ps(a0, a1, _MM_SHUFFLE(3, 1, 3, 1)), _mm256_shuffle_ps(b0, b1, _MM_SHUFFLE(2, 0, 2, 0)),
