@@ -42,7 +42,7 @@ local function run(self, x)
     at[self] = i
     local m, after = modules[i], modules[i + 1]
     local y
-    if after ~= nil and getmetatable(after) == ReLU and after.inplace == true then
+    if after ~= nil and after.inplace == true and getmetatable(after) == ReLU then
       local relu = m.update_output_relu
       if relu then y = relu(m, x) end
     end
