@@ -370,16 +370,25 @@ void cnn_implicit_product(int mr, int64_t ktiles, int64_t depth, const float *a,
     }
 }
 
-/* dst = src + b, n floats (apart: restrict lets the loop vectorise without
- * checks), with relu rectified (NaN stays NaN, as cnn.relu). */
+/* dst = src + b, n floats (apart), with relu rectified (NaN stays NaN, as
+ * cnn.relu): a vector at a time, the last one ending at the row's end (again
+ * over a few floats: the same sums), so that the short rows of small images
+ * spend no time in a scalar tail. */
 CNN_V8_BODY void add_row_body(float *restrict dst, const float *restrict src, int64_t n, float b, bool relu) {
-  if (relu)
+  if (n < 8) {
     for (int64_t q = 0; q < n; q++) {
       float v = src[q] + b;
-      dst[q] = v < 0.0f ? 0.0f : v;
+      dst[q] = relu && v < 0.0f ? 0.0f : v;
     }
-  else
-    for (int64_t q = 0; q < n; q++) dst[q] = src[q] + b;
+    return;
+  }
+  v8 bv = {b, b, b, b, b, b, b, b}, zero = {0};
+  for (int64_t next = 0; next < n; next += 8) {
+    int64_t q = next + 8 <= n ? next : n - 8;
+    v8 v = LOAD(src + q) + bv;
+    if (relu) v = (v8)((cnn_v8i)v & ~(v < zero));
+    CNN_V8_STORE(dst + q, v);
+  }
 }
 
 /* Positions [j0, j1) of the wide rows (Kg of them, ldw floats apart) to the
