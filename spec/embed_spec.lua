@@ -33,6 +33,7 @@ describe("embedding", function()
     local out, code = H.run("build/examples/threads")
     assert.are.equal(0, code, out)
     assert.truthy(out:find("independent: yes", 1, true), out)
+    assert.truthy(out:find("shared pool: both trained", 1, true), out)
   end)
 
   it("installs into a prefix, builds a host with pkg-config alone, and uninstalls", function()
