@@ -469,18 +469,47 @@ static int m_view(lua_State *L) {
   return 1;
 }
 
+/* Pushes t with the given shape (of as many elements): a view when its
+ * strides allow one, else a copy. */
+static void push_reshaped(lua_State *L, cnn_tensor *t, int ndim, const int64_t *shape, const char *fname) {
+  cnn_tensor v = *t;
+  if (cnn_tensor_try_view(&v, ndim, shape)) {
+    lcnn_pushview(L, &v);
+  } else {
+    cnn_tensor *c = lcnn_pushcopy(L, t, fname);
+    cnn_tensor_try_view(c, ndim, shape);
+  }
+}
+
 static int m_reshape(lua_State *L) {
   cnn_tensor *t = lcnn_checktensor(L, 1);
   int64_t shape[CNN_MAX_DIMS];
   int ndim = lcnn_checkshape(L, 2, shape, true, "reshape");
   infer_shape(L, t, ndim, shape, "reshape");
-  cnn_tensor v = *t;
-  if (cnn_tensor_try_view(&v, ndim, shape)) {
-    lcnn_pushview(L, &v);
-  } else {
-    cnn_tensor *c = lcnn_pushcopy(L, t, "reshape");
-    cnn_tensor_try_view(c, ndim, shape);
+  push_reshaped(L, t, ndim, shape, "reshape");
+  return 1;
+}
+
+/* t:flatten([start = 1 [, end = -1]]): dimensions start..end (negative ones
+ * count from the last) merged into one, as reshape would (a 0-d tensor counts
+ * as a 1-d one of one element). One call where nn.Flatten made four. */
+static int m_flatten(lua_State *L) {
+  cnn_tensor *t = lcnn_checktensor(L, 1);
+  int n = t->ndim > 0 ? t->ndim : 1;
+  lua_Integer s = luaL_optinteger(L, 2, 1), e = luaL_optinteger(L, 3, -1);
+  lua_Integer first = s < 0 ? n + 1 + s : s, last = e < 0 ? n + 1 + e : e;
+  if (first < 1 || last > n || first > last)
+    lcnn_error(L, "flatten", "dimensions %lld..%lld out of range for a %d-d tensor (expected start..end within "
+               "1..%d or -%d..-1, start not after end)", (long long)s, (long long)e, t->ndim, n, n);
+  int64_t shape[CNN_MAX_DIMS];
+  int ndim = 0;
+  for (int d = 1; d <= n; d++) {
+    int64_t size = t->ndim > 0 ? t->shape[d - 1] : 1;
+    if (d <= first || d > last) shape[ndim++] = size;
+    else shape[ndim - 1] *= size;
   }
+  lua_settop(L, 1);
+  push_reshaped(L, t, ndim, shape, "flatten");
   return 1;
 }
 
@@ -728,6 +757,7 @@ static const luaL_Reg methods[] = {
     {"totable", m_totable},
     {"view", m_view},
     {"reshape", m_reshape},
+    {"flatten", m_flatten},
     {"transpose", m_transpose},
     {"permute", m_permute},
     {"narrow", m_narrow},

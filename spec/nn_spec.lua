@@ -488,6 +488,9 @@ describe("errors", function()
       "expected 2%-d scores %(batch x classes%), got shape %(3%)")
     assert.error_matches(function() nn.ReLU():forward({}) end, "nn.ReLU: input must be a tensor, got table")
     assert.error_matches(function() nn.Linear(3, 2):forward("x") end, "nn.Linear: input must be a tensor, got string")
+    assert.error_matches(function() nn.Flatten():forward(cnn.zeros(3)) end,
+      "nn.Flatten: dimensions 2%.%.%-1 out of range for a 1%-d input")
+    assert.error_matches(function() nn.Flatten():forward(7) end, "nn.Flatten: input must be a tensor, got number")
     assert.error_matches(function() nn.Sequential { nn.Linear(3, 2), nn.ReLU({ inplace = true }) }:forward(cnn.zeros(4)) end,
       "in module 1 %(nn.Linear%): nn.Linear: expected input of shape %(N, 3%) or %(3%), got %(4%)")
   end)

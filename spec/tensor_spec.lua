@@ -249,6 +249,29 @@ describe("views", function()
     assert.are.equal(12, t:sum())
   end)
 
+  it("flatten merges a range of dimensions: a view when it can, a copy when it cannot", function()
+    local t = cnn.arange(24):view(2, 3, 4)
+    assert.are.same({ 24 }, t:flatten():shape())
+    assert.are.same({ 2, 12 }, t:flatten(2):shape())
+    assert.are.same({ 6, 4 }, t:flatten(1, 2):shape())
+    assert.are.same({ 2, 12 }, t:flatten(-2, -1):shape())
+    assert.are.same({ 2, 3, 4 }, t:flatten(2, 2):shape())
+    assert.are.same({ 1 }, cnn.tensor(5):flatten():shape()) -- a 0-d tensor counts as 1-d
+    assert.are.same({ 0, 6 }, cnn.zeros(0, 3, 2):flatten(2):shape())
+    t:flatten(2):select(1, 2):fill_(-1) -- a view
+    assert.are.equal(-12, t:select(1, 2):sum())
+    local tr = cnn.arange(6):view(2, 3):transpose(1, 2) -- (3, 2), not contiguous: a copy
+    local f = tr:flatten()
+    assert.are.same({ 0, 3, 1, 4, 2, 5 }, f:totable())
+    f:set(1, 100)
+    assert.are.equal(0, tr:get(1, 1))
+    for _, dims in ipairs({ { 3, 2 }, { 0, -1 }, { 1, 4 }, { -4, -1 } }) do
+      local msg = string.format("flatten: dimensions %d..%d out of range for a 3-d tensor (expected start..end within " ..
+        "1..3 or -3..-1, start not after end)", dims[1], dims[2])
+      assert.error_matches(function() t:flatten(dims[1], dims[2]) end, (msg:gsub("%p", "%%%0")))
+    end
+  end)
+
   it("transpose and permute swap dimensions without copying", function()
     local t = cnn.arange(24):view(2, 3, 4)
     local p = t:permute(3, 1, 2)

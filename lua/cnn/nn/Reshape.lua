@@ -5,6 +5,7 @@
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
 local is_tensor = cnn.is_tensor
+local flatten = getmetatable(cnn.empty(0)).__index.flatten
 
 local Flatten = Module:extend("nn.Flatten")
 
@@ -13,28 +14,13 @@ function Flatten:__init(start_dim, end_dim)
   self.start_dim, self.end_dim = start_dim or 2, end_dim or -1
 end
 
+-- One call to the tensor's flatten; the layer's own message only where it refuses.
 function Flatten:update_output(x)
-  if not is_tensor(x) then self:check_tensor(x) end
+  local ok, y = pcall(flatten, x, self.start_dim, self.end_dim)
+  if ok then return y end
+  self:check_tensor(x)
   local n = x:dim()
-  if self.start_dim == 2 and self.end_dim == -1 and n >= 2 then -- the usual case, cheaply (-1 needs elements)
-    local batch = x:size(1)
-    if batch > 0 and x:numel() > 0 then return x:reshape(batch, -1) end
-  end
-  local s = self.start_dim < 0 and n + 1 + self.start_dim or self.start_dim
-  local e = self.end_dim < 0 and n + 1 + self.end_dim or self.end_dim
-  if s < 1 or e > n or s > e then
-    self:fail("dimensions %d..%d out of range for a %d-d input", self.start_dim, self.end_dim, n)
-  end
-  local shape, merged = {}, 1
-  for d = 1, n do
-    if d < s or d > e then
-      shape[#shape + 1] = x:size(d)
-    else
-      merged = merged * x:size(d)
-      if d == e then shape[#shape + 1] = merged end
-    end
-  end
-  return x:reshape(shape)
+  self:fail("dimensions %d..%d out of range for a %d-d input", self.start_dim, self.end_dim, n)
 end
 
 function Flatten:update_grad_input(x, dy)
