@@ -203,12 +203,13 @@ BODY void input_tiles_body(int64_t n, const float *p, int64_t wp, float *v, int6
       be[2][s] = e[2][s] - e[1][s], bo[2][s] = o[2][s] - o[1][s];
       be[3][s] = e[1][s] - e[3][s], bo[3][s] = o[1][s] - o[3][s];
     }
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+    float *q = v + j; /* one pointer walking the 16 rows, not 16 of them (the registers ran out) */
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++, q += 4 * vs) {
       v8 w0 = be[i][0] - be[i][1], w1 = bo[i][0] + be[i][1], w2 = be[i][1] - bo[i][0], w3 = bo[i][0] - bo[i][1];
-      STORE8(v + (4 * i) * vs + j, w0);
-      STORE8(v + (4 * i + 1) * vs + j, w1);
-      STORE8(v + (4 * i + 2) * vs + j, w2);
-      STORE8(v + (4 * i + 3) * vs + j, w3);
+      STORE8(q, w0);
+      STORE8(q + vs, w1);
+      STORE8(q + 2 * vs, w2);
+      STORE8(q + 3 * vs, w3);
     }
   }
 }
@@ -221,9 +222,9 @@ BODY void input_tiles_body(int64_t n, const float *p, int64_t wp, float *v, int6
 BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, float *y0, float *y1, bool relu) {
   for (int64_t j = 0; j < n; j += 8) {
     v8 s0[4], s1[4];
-    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
-      v8 m0 = LOAD8(m + c * ms + j), m1 = LOAD8(m + (4 + c) * ms + j), m2 = LOAD8(m + (8 + c) * ms + j),
-         m3 = LOAD8(m + (12 + c) * ms + j);
+    const float *q = m + j; /* as in input_tiles_body */
+    _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++, q += ms) { /* A^T down: m0 + m1 + m2, m1 - m2 - m3 */
+      v8 m0 = LOAD8(q), m1 = LOAD8(q + 4 * ms), m2 = LOAD8(q + 8 * ms), m3 = LOAD8(q + 12 * ms);
       s0[c] = m0 + m1 + m2;
       s1[c] = m1 - m2 - m3;
     }
@@ -265,9 +266,15 @@ BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
 BODY void pad_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64_t h0, int64_t rows, int64_t wp,
                         float *p) {
   int64_t n = W < wp - pad ? W : wp - pad;
+  v8 z = {0};
+  __asm__("" : "+m"(z)); /* zeros the compiler cannot see: the loops stay stores, not a call to memset a row */
   for (int64_t r = 0; r < rows; r++, p += wp) {
-    for (int64_t i = 0; i < wp; i += 8) STORE8(p + i, (v8){0});
-    if (h0 + r >= 0 && h0 + r < H && n > 0) copy_floats_body(n, x + (h0 + r) * W, p + pad);
+    bool inside = h0 + r >= 0 && h0 + r < H && n > 0;
+    /* zeros where the row is not, whole vectors (wp >= 8), the last ending at wp; the row is copied over them */
+    for (int64_t i = inside ? pad + n : 0; i < wp; i += 8) STORE8(p + (i + 8 <= wp ? i : wp - 8), z);
+    if (!inside) continue;
+    for (int64_t i = 0; i < pad; i += 8) STORE8(p + i, z);
+    copy_floats_body(n, x + (h0 + r) * W, p + pad);
   }
 }
 
@@ -356,12 +363,13 @@ BODY void dy_tiles_body(int64_t n, const float *p, int64_t wp, float *d, int64_t
     v8 a = LOAD8(p + 2 * j), b = LOAD8(p + 2 * j + 8), c = LOAD8(p + wp + 2 * j), e = LOAD8(p + wp + 2 * j + 8);
     v8 a0 = EVENS(a, b), b0 = ODDS(a, b), a1 = EVENS(c, e), b1 = ODDS(c, e);
     v8 ze[4] = {a0, a0 + a1, a0 - a1, -a1}, zo[4] = {b0, b0 + b1, b0 - b1, -b1};
-    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++) {
+    float *q = d + j; /* as in input_tiles_body */
+    _Pragma("GCC unroll 4") for (int i = 0; i < 4; i++, q += 4 * ds) {
       v8 w0 = ze[i], w1 = ze[i] + zo[i], w2 = ze[i] - zo[i], w3 = -zo[i];
-      STORE8(d + (4 * i) * ds + j, w0);
-      STORE8(d + (4 * i + 1) * ds + j, w1);
-      STORE8(d + (4 * i + 2) * ds + j, w2);
-      STORE8(d + (4 * i + 3) * ds + j, w3);
+      STORE8(q, w0);
+      STORE8(q + ds, w1);
+      STORE8(q + 2 * ds, w2);
+      STORE8(q + 3 * ds, w3);
     }
   }
 }
