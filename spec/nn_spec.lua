@@ -491,6 +491,9 @@ describe("errors", function()
     assert.error_matches(function() nn.Flatten():forward(cnn.zeros(3)) end,
       "nn.Flatten: dimensions 2%.%.%-1 out of range for a 1%-d input")
     assert.error_matches(function() nn.Flatten():forward(7) end, "nn.Flatten: input must be a tensor, got number")
+    local freed = cnn.zeros(2, 3)
+    freed:free()
+    assert.error_matches(function() nn.Flatten():forward(freed) end, "tensor has been freed")
     assert.error_matches(function() nn.Sequential { nn.Linear(3, 2), nn.ReLU({ inplace = true }) }:forward(cnn.zeros(4)) end,
       "in module 1 %(nn.Linear%): nn.Linear: expected input of shape %(N, 3%) or %(3%), got %(4%)")
   end)

@@ -14,13 +14,19 @@ function Flatten:__init(start_dim, end_dim)
   self.start_dim, self.end_dim = start_dim or 2, end_dim or -1
 end
 
--- One call to the tensor's flatten; the layer's own message only where it refuses.
+-- One call to the tensor's flatten; the layer's own message only where it
+-- refuses the dimensions (any other error as it was).
 function Flatten:update_output(x)
   local ok, y = pcall(flatten, x, self.start_dim, self.end_dim)
   if ok then return y end
   self:check_tensor(x)
   local n = x:dim()
-  self:fail("dimensions %d..%d out of range for a %d-d input", self.start_dim, self.end_dim, n)
+  local s = self.start_dim < 0 and n + 1 + self.start_dim or self.start_dim
+  local e = self.end_dim < 0 and n + 1 + self.end_dim or self.end_dim
+  if s < 1 or e > n or s > e then
+    self:fail("dimensions %d..%d out of range for a %d-d input", self.start_dim, self.end_dim, n)
+  end
+  error(y, 0)
 end
 
 function Flatten:update_grad_input(x, dy)
