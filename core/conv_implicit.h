@@ -11,7 +11,10 @@
  * right operand is read in place (never unfolded or packed): a tile of MR
  * output channels by NR positions is accumulated over all taps, the weights
  * coming from a packed copy. Positions with q >= Q (the padding columns of
- * the wide rows) are computed and dropped. Shapes as conv.h.
+ * the wide rows) are computed and dropped. Small images whose padding
+ * columns would cost more than copying take S shifted copies of the padded
+ * image instead, rows Q wide: position j = p*Q + q, and tap (c, r, s) reads
+ * copy s (conv_implicit.c). Shapes as conv.h.
  */
 #ifndef CNN_CONV_IMPLICIT_H
 #define CNN_CONV_IMPLICIT_H
@@ -28,7 +31,8 @@ bool cnn_conv2d_implicit_ok(const cnn_conv2d_geom *g);
  * by the threads), and of the scratch of one call (one per thread). */
 int64_t cnn_conv2d_implicit_packed_size(const cnn_conv2d_geom *g);
 int64_t cnn_conv2d_implicit_scratch(const cnn_conv2d_geom *g);
-/* The wide positions of one image plane: output (p, q) is j = p * Wp + q. */
+/* The positions of one image plane: output (p, q) is j = p * Wp + q, or
+ * p * Q + q on shifted copies. */
 int64_t cnn_conv2d_implicit_positions(const cnn_conv2d_geom *g);
 
 /* Weights (K x C/G x R x S) into packed (packed_size floats, 64-byte

@@ -243,21 +243,6 @@ BODY void output_tiles_body(int64_t n, const float *m, int64_t ms, float b, floa
   }
 }
 
-/* n floats from src to dst (apart), in vectors, the last one ending at n
- * (one by one below 8): rows of a small image are a few vectors, and a
- * library call cost more than the copy. */
-BODY void copy_floats_body(int64_t n, const float *src, float *dst) {
-  if (n < 8) {
-    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
-    return;
-  }
-  for (int64_t next = 0; next < n; next += 8) {
-    int64_t i = next + 8 <= n ? next : n - 8;
-    v8 a = LOAD8(src + i);
-    STORE8(dst + i, a);
-  }
-}
-
 /* Rows [h0, h0 + rows) of an H x W plane x, each into a row of wp floats at
  * p: pad zeros, the row, zeros (rows outside the plane all zeros). Stores
  * only, read back once PAD_CHANNELS channels are done (a row read straight
@@ -274,7 +259,7 @@ BODY void pad_rows_body(const float *x, int64_t H, int64_t W, int64_t pad, int64
     for (int64_t i = inside ? pad + n : 0; i < wp; i += 8) STORE8(p + (i + 8 <= wp ? i : wp - 8), z);
     if (!inside) continue;
     for (int64_t i = 0; i < pad; i += 8) STORE8(p + i, z);
-    copy_floats_body(n, x + (h0 + r) * W, p + pad);
+    cnn_v8_copy(n, x + (h0 + r) * W, p + pad);
   }
 }
 
@@ -327,8 +312,8 @@ BODY void output_block_body(const cnn_conv2d_geom *g, int64_t gr, const float *m
       output_tiles_body(n, m + k * ts + (ra - row0) * tw, ms, bias ? bias[gr * Kg + k] : 0.0f, s0, s1, relu);
       for (int64_t r = ra; r < rb; r++) {
         int64_t p = 2 * (r % th_n);
-        copy_floats_body(Q, s0 + 2 * (r - ra) * tw, y + p * Q);
-        if (p + 1 < g->P) copy_floats_body(Q, s1 + 2 * (r - ra) * tw, y + (p + 1) * Q);
+        cnn_v8_copy(Q, s0 + 2 * (r - ra) * tw, y + p * Q);
+        if (p + 1 < g->P) cnn_v8_copy(Q, s1 + 2 * (r - ra) * tw, y + (p + 1) * Q);
       }
     }
 }

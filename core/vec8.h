@@ -23,6 +23,22 @@ typedef int32_t cnn_v8i __attribute__((vector_size(8 * sizeof(int32_t))));
   })
 #define CNN_V8_STORE(p, x) memcpy((p), &(x), sizeof(cnn_v8))
 
+/* n floats from src to dst (apart), in vectors, the last one ending at n
+ * (one by one below 8): rows of a small image are a few vectors, and a
+ * library call cost more than the copy. Inlined, it takes the vectors of the
+ * function it is in. */
+static inline __attribute__((always_inline)) void cnn_v8_copy(int64_t n, const float *src, float *dst) {
+  if (n < 8) {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+    return;
+  }
+  for (int64_t next = 0; next < n; next += 8) {
+    int64_t i = next + 8 <= n ? next : n - 8;
+    cnn_v8 a = CNN_V8_LOAD(src + i);
+    CNN_V8_STORE(dst + i, a);
+  }
+}
+
 /* A kernel body (static inline, always inlined: CNN_V8_BODY) compiled twice,
  * for baseline x86-64 (name_base) and for AVX2 (name_avx2, without FMA, so
  * that both builds round alike), and name(avx2, params...) to call one: the

@@ -78,6 +78,13 @@ describe("cnn.conv2d on each instruction set", function()
     { 1, 32, 30, 14, 14, 3, 3, 1, 1, 1, 1 },
     { 1, 40, 36, 18, 18, 3, 3, 1, 1, 1, 1 },
     { 1, 3, 20, 9, 9, 3, 3, 1, 1, 1, 1 },
+    -- the implicit product on shifted copies of small images (rows Q wide, no padding columns): LeNet's
+    -- second layer (rows of 10 sliced from the image itself: two vectors), rows of 5 (one float at a time),
+    -- dilated rows of 18 sliced from the padded image (a loop of vectors), two groups
+    { 2, 6, 16, 14, 14, 5, 5, 1, 0, 1, 1 },
+    { 1, 3, 16, 9, 9, 5, 5, 1, 0, 1, 1 },
+    { 2, 4, 12, 14, 20, 3, 3, 1, 1, 2, 1 },
+    { 1, 8, 24, 12, 12, 5, 5, 1, 2, 1, 2 },
   }
   -- close: an elementwise check of the rounding of sums of the given depth;
   -- with F(4x4, 3x3) (cnn.set_winograd(4)) the forward pass and input gradient
