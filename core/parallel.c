@@ -14,7 +14,7 @@
  * of unfinished workers as long before it sleeps; the mutex and condition
  * variables serve only for sleeping and waking. Back-to-back loops then start
  * and end with a few cache lines crossing between cores (an empty loop on two
- * threads: about 0.2 us here, 0.35-0.47 us when both sides took a mutex).
+ * threads: about 0.15 us here, 0.35-0.47 us when both sides took a mutex).
  */
 #include "parallel.h"
 
@@ -25,21 +25,23 @@
 
 #define SPIN_NS 100000 /* 0.1 ms */
 
+/* What a loop's handshake reads and writes comes first, in one cache line
+ * (a line crossing between the cores costs about 0.1 us here). */
 static struct {
-  pthread_mutex_t lock; /* for sleeping and waking only */
-  pthread_cond_t wake, done;
-  int threads;             /* threads loops use, the caller included */
-  bool busy;               /* a thread owns the pool */
-  int started;             /* workers created so far (by the owner) */
   unsigned long loop;      /* the current loop: its number * LOOP_THREADS + the threads it takes */
   unsigned long remaining; /* workers not yet finished */
-  int sleepers;            /* workers asleep, or about to sleep */
-  bool waiting;            /* the owner asleep on done */
   cnn_range_fn fn;
   void *ctx;
   int64_t n;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0, 0, 0, 0,
-          false, 0, 0, 0};
+  int sleepers;            /* workers asleep, or about to sleep */
+  bool waiting;            /* the owner asleep on done */
+  bool busy;               /* a thread owns the pool */
+  int threads;             /* threads loops use, the caller included */
+  int started;             /* workers created so far (by the owner) */
+  pthread_mutex_t lock;    /* for sleeping and waking only */
+  pthread_cond_t wake, done;
+} pool __attribute__((aligned(64))) = {0, 0, NULL, NULL, 0, 0, false, false, 0, 0, PTHREAD_MUTEX_INITIALIZER,
+                                       PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER};
 #define LOOP_THREADS 256 /* more than CNN_MAX_THREADS */
 
 static __thread bool inside; /* this thread is running a range */
