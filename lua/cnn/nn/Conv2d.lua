@@ -6,7 +6,7 @@
 -- U(-b, b) with b = 1/sqrt(in/groups * kh * kw), and the bias likewise.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
-local is_tensor = cnn.is_tensor
+local is_tensor, conv2d = cnn.is_tensor, cnn.conv2d
 
 local Conv2d = Module:extend("nn.Conv2d")
 Conv2d.reads_output = false
@@ -72,7 +72,7 @@ end
 local function convolve(self, x, opts)
   if not is_tensor(x) then self:check_tensor(x) end
   if self.pads then x = self:padded(x, true) end
-  return cnn.conv2d(x, self.weight, self.bias, opts, self.reuse and self.output or nil)
+  return conv2d(x, self.weight, self.bias, opts, self.reuse and self.output or nil)
 end
 
 function Conv2d:update_output(x)

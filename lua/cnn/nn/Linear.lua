@@ -2,7 +2,7 @@
 -- W is (out, in), as PyTorch; both are initialised U(-1/sqrt(in), 1/sqrt(in)).
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
-local is_tensor, linear = cnn.is_tensor, cnn.linear
+local is_tensor, linear, relu_ = cnn.is_tensor, cnn.linear, cnn.relu_
 
 local Linear = Module:extend("nn.Linear")
 Linear.reads_output = false
@@ -36,17 +36,21 @@ end
 
 -- The kernel checks the shapes; the layer's own message is made only when it
 -- refuses them (checking first cost a third of a small layer's call).
-function Linear:update_output(x)
+local function product(self, x)
   local ok, y = pcall(linear, x, self.weight, self.bias, self.reuse and self.output or nil)
   if ok then return y end
   self:check_input(x)
   error(y, 0)
 end
 
+function Linear:update_output(x)
+  return product(self, x)
+end
+
 -- The output rectified in the same call, as Conv2d's (see there).
 function Linear:update_output_relu(x)
   if self.forward ~= Module.forward or self.update_output ~= Linear.update_output then return nil end
-  return cnn.relu_(self:update_output(x))
+  return relu_(product(self, x))
 end
 
 function Linear:update_grad_input(x, dy)

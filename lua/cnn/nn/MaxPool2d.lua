@@ -4,7 +4,7 @@
 -- the output takes.
 local cnn = require "cnn"
 local Module = require "cnn.nn.Module"
-local is_tensor = cnn.is_tensor
+local is_tensor, max_pool2d = cnn.is_tensor, cnn.max_pool2d
 
 local MaxPool2d = Module:extend("nn.MaxPool2d")
 MaxPool2d.reads_output = false
@@ -16,7 +16,7 @@ end
 
 function MaxPool2d:update_output(x)
   if not is_tensor(x) then self:check_tensor(x) end
-  return cnn.max_pool2d(x, self.kernel_size, self.opts, self:into("output"), false)
+  return max_pool2d(x, self.kernel_size, self.opts, self.reuse and self.output or nil, false)
 end
 
 function MaxPool2d:update_grad_input(x, dy)
