@@ -60,12 +60,12 @@ static void *run(void *arg) {
   return NULL;
 }
 
-/* Runs the tasks at once, one thread each; 0, or 1 with a message when one failed. */
-static int together(task *t, int n) {
+/* Runs the two tasks at once, one thread each; 0, or 1 with a message when one failed. */
+static int together(task t[2]) {
   pthread_t threads[2];
-  for (int i = 0; i < n; i++) pthread_create(&threads[i], NULL, run, &t[i]);
-  for (int i = 0; i < n; i++) pthread_join(threads[i], NULL);
-  for (int i = 0; i < n; i++)
+  for (int i = 0; i < 2; i++) pthread_create(&threads[i], NULL, run, &t[i]);
+  for (int i = 0; i < 2; i++) pthread_join(threads[i], NULL);
+  for (int i = 0; i < 2; i++)
     if (t[i].error[0]) {
       fprintf(stderr, "threads: %s\n", t[i].error);
       return 1;
@@ -82,7 +82,7 @@ int main(void) {
       return 1;
     }
   }
-  if (together(both, 2)) return 1;
+  if (together(both)) return 1;
   int same = 1;
   for (int i = 0; i < 2; i++) {
     printf("state %d (seed %d): loss %.9g alone, %.9g in parallel\n", i + 1, alone[i].seed, alone[i].loss,
@@ -92,7 +92,7 @@ int main(void) {
   printf("independent: %s\n", same && alone[0].loss != alone[1].loss ? "yes" : "no");
   /* two library threads each, batches large enough to split: one state's loops run on the pool at a time */
   task pooled[2] = {{1, 2, 64, 0, ""}, {2, 2, 64, 0, ""}};
-  if (together(pooled, 2)) return 1;
+  if (together(pooled)) return 1;
   int trained = pooled[0].loss < 1 && pooled[1].loss < 1;
   printf("shared pool: %s\n", trained ? "both trained" : "a state did not train");
   return same && trained ? 0 : 1;
