@@ -74,17 +74,19 @@ int64_t cnn_conv2d_implicit_packed_size(const cnn_conv2d_geom *g) {
 /* The padded image (or its shifted copies), then rows over the positions,
  * rounded up to whole tiles, in whole tiles of rows: the output (forward) or
  * dy spread out (weight gradient). */
+static int64_t with_slack(int64_t floats) { return (floats + SLACK + 15) & ~(int64_t)15; }
 static int64_t image_floats(const cnn_conv2d_geom *g) {
-  return (copies(g) * (g->C / g->G) * plane_floats(g) + SLACK + 15) & ~(int64_t)15;
+  return with_slack(copies(g) * (g->C / g->G) * plane_floats(g));
 }
 static int64_t wide_len(const cnn_conv2d_geom *g) {
   int64_t L = cnn_conv2d_implicit_positions(g);
   return (L + CNN_IMPLICIT_SPLIT - 1) / CNN_IMPLICIT_SPLIT * CNN_IMPLICIT_SPLIT;
 }
 
-/* The padded image that shifted copies are sliced from, after the rest. */
+/* The padded image that shifted copies of a padded layer are sliced from, after the rest. */
+static bool padded(const cnn_conv2d_geom *g) { return g->pad[0] || g->pad[1]; }
 static int64_t tmp_floats(const cnn_conv2d_geom *g) {
-  return shifted(g) ? (g->C / g->G * pad_h(g) * pad_w(g) + SLACK + 15) & ~(int64_t)15 : 0;
+  return shifted(g) && padded(g) ? with_slack(g->C / g->G * pad_h(g) * pad_w(g)) : 0;
 }
 
 int64_t cnn_conv2d_implicit_scratch(const cnn_conv2d_geom *g) {
@@ -335,11 +337,11 @@ static void image(const cnn_conv2d_geom *g, const float *x, float *xp, float *tm
     pad_image(g, x, xp);
     return;
   }
-  bool padded = g->pad[0] || g->pad[1];
-  if (padded) pad_image(g, x, tmp);
-  int64_t rows = g->C / g->G * pad_h(g), Q = g->Q, rw = padded ? pad_w(g) : g->W;
-  for (int64_t s = 0; s < g->S; s++, xp += rows * Q)
-    copy_rows(cnn_isa_vector_avx2(), rows, Q, (padded ? tmp : x) + s * g->dil[1], rw, xp);
+  if (padded(g)) pad_image(g, x, tmp);
+  const float *src = padded(g) ? tmp : x;
+  int64_t rows = g->C / g->G * pad_h(g), Q = g->Q, rw = padded(g) ? pad_w(g) : g->W;
+  bool avx2 = cnn_isa_vector_avx2();
+  for (int64_t s = 0; s < g->S; s++, xp += rows * Q) copy_rows(avx2, rows, Q, src + s * g->dil[1], rw, xp);
   memset(xp, 0, SLACK * sizeof *xp);
 }
 
